@@ -1,0 +1,44 @@
+namespace AgentOs;
+
+/// <summary>What went wrong, for clients to switch on.</summary>
+public enum AgentOsErrorCode
+{
+    Unknown = 0,
+    InvalidVmId = 1,
+    UnknownAgentType = 2,
+    UnknownSession = 3,
+    AgentExited = 4,
+    AgentTimeout = 5,
+    AgentProtocolError = 6,
+    AgentStartFailed = 7,
+    InvalidArgument = 8,
+    InvalidPath = 9,
+    SessionBusy = 10,
+    ServerUnavailable = 11,
+}
+
+/// <summary>An error from AgentOs with a code clients can switch on and a message that says what to do.</summary>
+[GenerateSerializer, Alias("AgentOs.AgentOsException")]
+public class AgentOsException : Exception
+{
+    public AgentOsException() { }
+
+    public AgentOsException(string message) : base(message) { }
+
+    public AgentOsException(string message, Exception? innerException) : base(message, innerException) { }
+
+    public AgentOsException(AgentOsErrorCode code, string message, Exception? innerException = null)
+        : base(message, innerException) => Code = code;
+
+    /// <summary>The kind of failure.</summary>
+    [Id(0)] public AgentOsErrorCode Code { get; init; }
+
+    /// <summary>For <see cref="AgentOsErrorCode.AgentExited"/>: the agent's exit code, when known.</summary>
+    [Id(1)] public int? ExitCode { get; init; }
+
+    /// <summary>The last lines the agent wrote to stderr, when relevant.</summary>
+    [Id(2)] public string? StderrTail { get; init; }
+
+    /// <summary>The session concerned, when there is one.</summary>
+    [Id(3)] public string? SessionId { get; init; }
+}

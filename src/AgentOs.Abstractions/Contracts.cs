@@ -1,0 +1,145 @@
+namespace AgentOs;
+
+/// <summary>Options of <see cref="IVmGrain.CreateSession"/>.</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.CreateSessionOptions")]
+public sealed record CreateSessionOptions
+{
+    /// <summary>The agent's environment on top of a minimal base (PATH, HOME, LANG, TERM). The host's is not inherited.</summary>
+    [Id(0)] public IReadOnlyDictionary<string, string>? Env { get; init; }
+
+    /// <summary>Working directory inside the VM; default <c>/home/agentos</c>.</summary>
+    [Id(1)] public string? Cwd { get; init; }
+
+    /// <summary>MCP servers the agent may use.</summary>
+    [Id(2)] public IReadOnlyList<McpServerConfig>? McpServers { get; init; }
+
+    /// <summary>Text appended to the agent's system prompt.</summary>
+    [Id(3)] public string? AdditionalInstructions { get; init; }
+
+    /// <summary>Skip the base OS instructions (tool documentation is kept).</summary>
+    [Id(4)] public bool SkipOsInstructions { get; init; }
+}
+
+/// <summary>An MCP server: local (<see cref="Command"/>) or remote (<see cref="Url"/>).</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.McpServerConfig")]
+public sealed record McpServerConfig
+{
+    [Id(0)] public required string Name { get; init; }
+    [Id(1)] public string? Command { get; init; }
+    [Id(2)] public IReadOnlyList<string>? Args { get; init; }
+    [Id(3)] public IReadOnlyDictionary<string, string>? Env { get; init; }
+    [Id(4)] public string? Url { get; init; }
+    [Id(5)] public IReadOnlyDictionary<string, string>? Headers { get; init; }
+
+    /// <summary><c>http</c> (default) or <c>sse</c> for remote servers.</summary>
+    [Id(6)] public string? Transport { get; init; }
+}
+
+/// <summary>What <see cref="IVmGrain.CreateSession"/> returns.</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.SessionInfo")]
+public sealed record SessionInfo
+{
+    /// <summary>The server-assigned session id; stable across resume.</summary>
+    [Id(0)] public required string SessionId { get; init; }
+    [Id(1)] public required string AgentType { get; init; }
+    [Id(2)] public required AgentCapabilities Capabilities { get; init; }
+    [Id(3)] public AgentInfo? AgentInfo { get; init; }
+    [Id(4)] public SessionModes? Modes { get; init; }
+    [Id(5)] public IReadOnlyList<ConfigOption> ConfigOptions { get; init; } = [];
+    [Id(6)] public SessionModels? Models { get; init; }
+
+    /// <summary>The agent's own ACP session id.</summary>
+    [Id(7)] public string? AcpSessionId { get; init; }
+
+    /// <summary>The agent's process id (host pid).</summary>
+    [Id(8)] public int ProcessId { get; init; }
+}
+
+/// <summary>What the agent advertised in <c>initialize</c>; <see cref="Json"/> keeps everything, known or not.</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.AgentCapabilities")]
+public sealed record AgentCapabilities
+{
+    [Id(0)] public bool LoadSession { get; init; }
+    [Id(1)] public bool PromptImage { get; init; }
+    [Id(2)] public bool PromptAudio { get; init; }
+    [Id(3)] public bool PromptEmbeddedContext { get; init; }
+    [Id(4)] public bool McpHttp { get; init; }
+    [Id(5)] public bool McpSse { get; init; }
+    [Id(6)] public bool SessionResume { get; init; }
+
+    /// <summary>The raw <c>agentCapabilities</c> JSON.</summary>
+    [Id(7)] public string Json { get; init; } = "{}";
+}
+
+[GenerateSerializer, Immutable, Alias("AgentOs.AgentInfo")]
+public sealed record AgentInfo([property: Id(0)] string Name, [property: Id(1)] string? Title, [property: Id(2)] string? Version);
+
+[GenerateSerializer, Immutable, Alias("AgentOs.SessionModes")]
+public sealed record SessionModes([property: Id(0)] string CurrentModeId, [property: Id(1)] IReadOnlyList<SessionMode> AvailableModes);
+
+[GenerateSerializer, Immutable, Alias("AgentOs.SessionMode")]
+public sealed record SessionMode([property: Id(0)] string Id, [property: Id(1)] string? Name, [property: Id(2)] string? Description);
+
+[GenerateSerializer, Immutable, Alias("AgentOs.SessionModels")]
+public sealed record SessionModels([property: Id(0)] string? CurrentModelId, [property: Id(1)] IReadOnlyList<ModelInfo> AvailableModels);
+
+[GenerateSerializer, Immutable, Alias("AgentOs.ModelInfo")]
+public sealed record ModelInfo([property: Id(0)] string ModelId, [property: Id(1)] string? Name, [property: Id(2)] string? Description);
+
+/// <summary>A runtime setting the agent offers (<see cref="Category"/>: mode, model, thought_level, …).</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.ConfigOption")]
+public sealed record ConfigOption
+{
+    [Id(0)] public required string Id { get; init; }
+    [Id(1)] public string? Name { get; init; }
+    [Id(2)] public string? Category { get; init; }
+    [Id(3)] public string? Type { get; init; }
+    [Id(4)] public string? CurrentValue { get; init; }
+    [Id(5)] public IReadOnlyList<ConfigOptionValue> Options { get; init; } = [];
+}
+
+[GenerateSerializer, Immutable, Alias("AgentOs.ConfigOptionValue")]
+public sealed record ConfigOptionValue([property: Id(0)] string Value, [property: Id(1)] string? Name, [property: Id(2)] string? Description);
+
+/// <summary>The end of one prompt turn.</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.PromptResult")]
+public sealed record PromptResult
+{
+    /// <summary>ACP stop reason: end_turn, max_tokens, max_turn_requests, refusal, cancelled.</summary>
+    [Id(0)] public required string StopReason { get; init; }
+
+    /// <summary>The agent's message text of this turn.</summary>
+    [Id(1)] public required string Text { get; init; }
+
+    /// <summary>Seq of the turn's <c>_agentos/turn_end</c> event: every event of the turn has seq ≤ this.</summary>
+    [Id(2)] public long LastSeq { get; init; }
+}
+
+/// <summary>The status of a persisted session.</summary>
+public enum SessionStatus
+{
+    /// <summary>Its agent is running.</summary>
+    Active = 0,
+
+    /// <summary>Its agent is not running (VM slept, server restarted); it can be resumed.</summary>
+    Suspended = 1,
+
+    /// <summary>Closed by a client; history kept.</summary>
+    Closed = 2,
+
+    /// <summary>The agent exited unexpectedly.</summary>
+    Crashed = 3,
+}
+
+/// <summary>A session as the VM's database records it.</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.PersistedSession")]
+public sealed record PersistedSession
+{
+    [Id(0)] public required string SessionId { get; init; }
+    [Id(1)] public required string AgentType { get; init; }
+    [Id(2)] public required DateTimeOffset CreatedAt { get; init; }
+    [Id(3)] public SessionStatus Status { get; init; }
+    [Id(4)] public long LastSeq { get; init; }
+    [Id(5)] public string? Cwd { get; init; }
+    [Id(6)] public string? AcpSessionId { get; init; }
+}

@@ -1,0 +1,53 @@
+namespace AgentOs;
+
+/// <summary>
+/// One VM: its filesystem, its SQLite database, and the ACP agent sessions running in it.
+/// The grain key is the VM id (see <see cref="VmId"/>).
+/// </summary>
+[Alias("AgentOs.IVmGrain")]
+public interface IVmGrain : IGrainWithStringKey
+{
+    /// <summary>Starts an agent of <paramref name="agentType"/> and opens an ACP session with it.</summary>
+    [Alias("CreateSession"), ResponseTimeout("00:05:00")]
+    Task<SessionInfo> CreateSession(string agentType, CreateSessionOptions? options = null);
+
+    /// <summary>
+    /// Runs one prompt turn and returns its stop reason and text. Events stream while it runs.
+    /// Turns may last many minutes; other calls to the VM are served meanwhile.
+    /// </summary>
+    [Alias("SendPrompt"), ResponseTimeout("02:00:00")]
+    Task<PromptResult> SendPrompt(string sessionId, string prompt);
+
+    /// <summary>Asks the agent to cancel the running turn (ACP <c>session/cancel</c>).</summary>
+    [Alias("CancelPrompt")]
+    Task CancelPrompt(string sessionId);
+
+    /// <summary>Every persisted event of a session, in seq order.</summary>
+    [Alias("GetEvents")]
+    Task<IReadOnlyList<SessionEvent>> GetEvents(string sessionId);
+
+    /// <summary>Persisted events with seq &gt; <paramref name="since"/>, at most <paramref name="limit"/> of them.</summary>
+    [Alias("GetSequencedEvents")]
+    Task<IReadOnlyList<SessionEvent>> GetSequencedEvents(string sessionId, long since, int limit = 10_000);
+
+    /// <summary>Every session this VM has persisted, newest first.</summary>
+    [Alias("ListPersistedSessions")]
+    Task<IReadOnlyList<PersistedSession>> ListPersistedSessions();
+
+    /// <summary>Sessions whose agent is running now.</summary>
+    [Alias("ListSessions")]
+    Task<IReadOnlyList<string>> ListSessions();
+}
+
+/// <summary>Names shared by the server and the client.</summary>
+public static class AgentOsNames
+{
+    /// <summary>The Orleans stream provider carrying session events.</summary>
+    public const string StreamProvider = "AgentOs";
+
+    /// <summary>The stream namespace of a VM's session events; the stream key is the VM id.</summary>
+    public const string SessionEventStream = "sessionEvent";
+
+    /// <summary>The default Orleans cluster and service id.</summary>
+    public const string DefaultClusterId = "agentos";
+}

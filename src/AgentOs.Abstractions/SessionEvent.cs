@@ -1,0 +1,44 @@
+namespace AgentOs;
+
+/// <summary>
+/// One ACP message of a session, persisted before anyone sees it. <see cref="Seq"/> is 1, 2, 3, …
+/// per session: gapless, no duplicates, never reused. <see cref="Method"/> is the ACP method
+/// (<c>session/update</c>, <c>session/request_permission</c>, …) or an AgentOs extension
+/// (<c>_agentos/prompt</c>, <c>_agentos/turn_end</c>, …); <see cref="Params"/> is its JSON.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.SessionEvent")]
+public sealed record SessionEvent(
+    [property: Id(0)] string SessionId,
+    [property: Id(1)] long Seq,
+    [property: Id(2)] DateTimeOffset CreatedAt,
+    [property: Id(3)] string Method,
+    [property: Id(4)] string Params);
+
+/// <summary>Events committed together, published as one stream item (in seq order per session).</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.SessionEventBatch")]
+public sealed record SessionEventBatch([property: Id(0)] SessionEvent[] Events);
+
+/// <summary>AgentOs' own transcript entries, for what ACP has no message for.</summary>
+public static class AgentOsEventMethods
+{
+    /// <summary>The user's prompt: <c>{ "prompt": [ContentBlock] }</c>.</summary>
+    public const string Prompt = "_agentos/prompt";
+
+    /// <summary>A turn ended: <c>{ "stopReason": "...", "error"?: "..." }</c>.</summary>
+    public const string TurnEnd = "_agentos/turn_end";
+
+    /// <summary>The agent process started: <c>{ "agentType", "pid", "command" }</c>.</summary>
+    public const string AgentStart = "_agentos/agent_start";
+
+    /// <summary>The agent process exited: <c>{ "exitCode", "signal"?, "stderrTail", "expected" }</c>.</summary>
+    public const string AgentExit = "_agentos/agent_exit";
+
+    /// <summary>The ACP session was set up: <c>{ "acpSessionId", "agentInfo", "capabilities" }</c>.</summary>
+    public const string SessionStart = "_agentos/session_start";
+
+    /// <summary>The agent wrote a line that is not ACP JSON: <c>{ "reason", "preview", "count" }</c> (first 20 per session).</summary>
+    public const string MalformedOutput = "_agentos/malformed_output";
+
+    /// <summary>An answer AgentOs gave to an agent-to-client request: <c>{ "requestId", "method", "result" | "error" }</c>.</summary>
+    public const string ClientResponse = "_agentos/client_response";
+}

@@ -1,0 +1,271 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace AgentOs.Acp;
+
+// ACP wire types (protocol version 1), the subset AgentOs sends and reads. Unknown members are
+// ignored on read; where their content matters to callers the raw JSON is kept instead.
+
+public sealed class InitializeRequest
+{
+    [JsonPropertyName("protocolVersion")] public required int ProtocolVersion { get; init; }
+    [JsonPropertyName("clientCapabilities")] public required ClientCapabilities ClientCapabilities { get; init; }
+    [JsonPropertyName("clientInfo")] public Implementation? ClientInfo { get; init; }
+}
+
+public sealed class ClientCapabilities
+{
+    [JsonPropertyName("fs")] public FileSystemCapability Fs { get; init; } = new();
+    [JsonPropertyName("terminal")] public bool Terminal { get; init; }
+}
+
+public sealed class FileSystemCapability
+{
+    [JsonPropertyName("readTextFile")] public bool ReadTextFile { get; init; }
+    [JsonPropertyName("writeTextFile")] public bool WriteTextFile { get; init; }
+}
+
+public sealed class Implementation
+{
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    [JsonPropertyName("title")] public string? Title { get; init; }
+    [JsonPropertyName("version")] public string? Version { get; init; }
+}
+
+public sealed class InitializeResponse
+{
+    [JsonPropertyName("protocolVersion")] public int ProtocolVersion { get; init; }
+    [JsonPropertyName("agentCapabilities")] public AgentCapabilitiesWire? AgentCapabilities { get; init; }
+    [JsonPropertyName("agentInfo")] public Implementation? AgentInfo { get; init; }
+    [JsonPropertyName("authMethods")] public JsonElement AuthMethods { get; init; }
+}
+
+public sealed class AgentCapabilitiesWire
+{
+    [JsonPropertyName("loadSession")] public bool LoadSession { get; init; }
+    [JsonPropertyName("promptCapabilities")] public PromptCapabilitiesWire? PromptCapabilities { get; init; }
+    [JsonPropertyName("mcpCapabilities")] public McpCapabilitiesWire? McpCapabilities { get; init; }
+    [JsonPropertyName("sessionCapabilities")] public JsonElement SessionCapabilities { get; init; }
+}
+
+public sealed class PromptCapabilitiesWire
+{
+    [JsonPropertyName("image")] public bool Image { get; init; }
+    [JsonPropertyName("audio")] public bool Audio { get; init; }
+    [JsonPropertyName("embeddedContext")] public bool EmbeddedContext { get; init; }
+}
+
+public sealed class McpCapabilitiesWire
+{
+    [JsonPropertyName("http")] public bool Http { get; init; }
+    [JsonPropertyName("sse")] public bool Sse { get; init; }
+}
+
+public sealed class NameValue
+{
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    [JsonPropertyName("value")] public required string Value { get; init; }
+}
+
+/// <summary>An MCP server as ACP carries it: stdio (no <c>type</c>) or http/sse.</summary>
+public sealed class McpServerWire
+{
+    [JsonPropertyName("type"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Type { get; init; }
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    [JsonPropertyName("command"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Command { get; init; }
+    [JsonPropertyName("args"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<string>? Args { get; init; }
+    [JsonPropertyName("env"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<NameValue>? Env { get; init; }
+    [JsonPropertyName("url"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Url { get; init; }
+    [JsonPropertyName("headers"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public IReadOnlyList<NameValue>? Headers { get; init; }
+}
+
+public sealed class NewSessionRequest
+{
+    [JsonPropertyName("cwd")] public required string Cwd { get; init; }
+    [JsonPropertyName("mcpServers")] public IReadOnlyList<McpServerWire> McpServers { get; init; } = [];
+}
+
+public sealed class LoadSessionRequest
+{
+    [JsonPropertyName("sessionId")] public required string SessionId { get; init; }
+    [JsonPropertyName("cwd")] public required string Cwd { get; init; }
+    [JsonPropertyName("mcpServers")] public IReadOnlyList<McpServerWire> McpServers { get; init; } = [];
+}
+
+/// <summary>The reply to session/new, session/load and session/resume.</summary>
+public sealed class SessionSetupResponse
+{
+    [JsonPropertyName("sessionId")] public string? SessionId { get; init; }
+    [JsonPropertyName("modes")] public SessionModeStateWire? Modes { get; init; }
+    [JsonPropertyName("models")] public SessionModelStateWire? Models { get; init; }
+    [JsonPropertyName("configOptions")] public IReadOnlyList<ConfigOptionWire>? ConfigOptions { get; init; }
+}
+
+public sealed class SessionModeStateWire
+{
+    [JsonPropertyName("currentModeId")] public required string CurrentModeId { get; init; }
+    [JsonPropertyName("availableModes")] public IReadOnlyList<SessionModeWire> AvailableModes { get; init; } = [];
+}
+
+public sealed class SessionModeWire
+{
+    [JsonPropertyName("id")] public required string Id { get; init; }
+    [JsonPropertyName("name")] public string? Name { get; init; }
+    [JsonPropertyName("description")] public string? Description { get; init; }
+}
+
+public sealed class SessionModelStateWire
+{
+    [JsonPropertyName("currentModelId")] public string? CurrentModelId { get; init; }
+    [JsonPropertyName("availableModels")] public IReadOnlyList<ModelInfoWire> AvailableModels { get; init; } = [];
+}
+
+public sealed class ModelInfoWire
+{
+    [JsonPropertyName("modelId")] public required string ModelId { get; init; }
+    [JsonPropertyName("name")] public string? Name { get; init; }
+    [JsonPropertyName("description")] public string? Description { get; init; }
+}
+
+public sealed class ConfigOptionWire
+{
+    [JsonPropertyName("id")] public required string Id { get; init; }
+    [JsonPropertyName("name")] public string? Name { get; init; }
+    [JsonPropertyName("description")] public string? Description { get; init; }
+    [JsonPropertyName("category")] public string? Category { get; init; }
+    [JsonPropertyName("type")] public string? Type { get; init; }
+    [JsonPropertyName("currentValue")] public JsonElement CurrentValue { get; init; }
+    [JsonPropertyName("options")] public IReadOnlyList<ConfigOptionValueWire>? Options { get; init; }
+}
+
+public sealed class ConfigOptionValueWire
+{
+    [JsonPropertyName("value")] public JsonElement Value { get; init; }
+    [JsonPropertyName("name")] public string? Name { get; init; }
+    [JsonPropertyName("description")] public string? Description { get; init; }
+}
+
+/// <summary>A prompt content block; AgentOs sends text blocks.</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
+[JsonDerivedType(typeof(TextContentBlock), "text")]
+public abstract class ContentBlock;
+
+public sealed class TextContentBlock : ContentBlock
+{
+    [JsonPropertyName("text")] public required string Text { get; init; }
+}
+
+public sealed class PromptRequest
+{
+    [JsonPropertyName("sessionId")] public required string SessionId { get; init; }
+    [JsonPropertyName("prompt")] public required IReadOnlyList<ContentBlock> Prompt { get; init; }
+}
+
+public sealed class PromptResponse
+{
+    [JsonPropertyName("stopReason")] public string? StopReason { get; init; }
+}
+
+public sealed class SessionIdParams
+{
+    [JsonPropertyName("sessionId")] public required string SessionId { get; init; }
+}
+
+public sealed class SetModeRequest
+{
+    [JsonPropertyName("sessionId")] public required string SessionId { get; init; }
+    [JsonPropertyName("modeId")] public required string ModeId { get; init; }
+}
+
+public sealed class SetModelRequest
+{
+    [JsonPropertyName("sessionId")] public required string SessionId { get; init; }
+    [JsonPropertyName("modelId")] public required string ModelId { get; init; }
+}
+
+public sealed class SetConfigOptionRequest
+{
+    [JsonPropertyName("sessionId")] public required string SessionId { get; init; }
+    [JsonPropertyName("configId")] public required string ConfigId { get; init; }
+    [JsonPropertyName("value")] public required string Value { get; init; }
+}
+
+public sealed class PermissionOptionWire
+{
+    [JsonPropertyName("optionId")] public required string OptionId { get; init; }
+    [JsonPropertyName("name")] public string? Name { get; init; }
+    [JsonPropertyName("kind")] public string? Kind { get; init; }
+}
+
+public sealed class RequestPermissionRequest
+{
+    [JsonPropertyName("sessionId")] public string? SessionId { get; init; }
+    [JsonPropertyName("toolCall")] public JsonElement ToolCall { get; init; }
+    [JsonPropertyName("options")] public IReadOnlyList<PermissionOptionWire> Options { get; init; } = [];
+}
+
+public sealed class RequestPermissionResponse
+{
+    [JsonPropertyName("outcome")] public required PermissionOutcome Outcome { get; init; }
+}
+
+public sealed class PermissionOutcome
+{
+    /// <summary><c>selected</c> or <c>cancelled</c>.</summary>
+    [JsonPropertyName("outcome")] public required string Outcome { get; init; }
+    [JsonPropertyName("optionId"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? OptionId { get; init; }
+}
+
+public sealed class ReadTextFileRequest
+{
+    [JsonPropertyName("sessionId")] public string? SessionId { get; init; }
+    [JsonPropertyName("path")] public required string Path { get; init; }
+    [JsonPropertyName("line")] public int? Line { get; init; }
+    [JsonPropertyName("limit")] public int? Limit { get; init; }
+}
+
+public sealed class ReadTextFileResponse
+{
+    [JsonPropertyName("content")] public required string Content { get; init; }
+}
+
+public sealed class WriteTextFileRequest
+{
+    [JsonPropertyName("sessionId")] public string? SessionId { get; init; }
+    [JsonPropertyName("path")] public required string Path { get; init; }
+    [JsonPropertyName("content")] public required string Content { get; init; }
+}
+
+public sealed class EmptyObject;
+
+public sealed class AcpErrorObject
+{
+    [JsonPropertyName("code")] public int Code { get; init; }
+    [JsonPropertyName("message")] public string Message { get; init; } = "";
+}
+
+/// <summary>The one source-generated serializer context for ACP wire types.</summary>
+[JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(InitializeRequest))]
+[JsonSerializable(typeof(InitializeResponse))]
+[JsonSerializable(typeof(AgentCapabilitiesWire))]
+[JsonSerializable(typeof(Implementation))]
+[JsonSerializable(typeof(NewSessionRequest))]
+[JsonSerializable(typeof(LoadSessionRequest))]
+[JsonSerializable(typeof(SessionSetupResponse))]
+[JsonSerializable(typeof(PromptRequest))]
+[JsonSerializable(typeof(PromptResponse))]
+[JsonSerializable(typeof(SessionIdParams))]
+[JsonSerializable(typeof(SetModeRequest))]
+[JsonSerializable(typeof(SetModelRequest))]
+[JsonSerializable(typeof(SetConfigOptionRequest))]
+[JsonSerializable(typeof(RequestPermissionRequest))]
+[JsonSerializable(typeof(RequestPermissionResponse))]
+[JsonSerializable(typeof(ReadTextFileRequest))]
+[JsonSerializable(typeof(ReadTextFileResponse))]
+[JsonSerializable(typeof(WriteTextFileRequest))]
+[JsonSerializable(typeof(EmptyObject))]
+[JsonSerializable(typeof(AcpErrorObject))]
+[JsonSerializable(typeof(JsonElement))]
+[JsonSerializable(typeof(string))]
+public sealed partial class AcpJsonContext : JsonSerializerContext;

@@ -1,0 +1,232 @@
+using System.Collections;
+using System.Diagnostics;
+using CliWrap;
+
+namespace AgentOs.Agents;
+
+/// <summary>How to start one agent process.</summary>
+internal sealed record AgentLaunch(string Command, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string> Env, string WorkingDirectory);
+
+/// <summary>
+/// An agent process started through CliWrap with stdin/stdout handed to the ACP connection as raw
+/// streams (no copy), stderr read line by line into a bounded tail and a callback, and the host's
+/// environment removed: the agent sees only <see cref="AgentLaunch.Env"/>.
+/// </summary>
+internal sealed class AgentProcess : IAsyncDisposable
+{
+    private const int TailLines = 40;
+
+    private readonly Queue<string> _stderrTail = new();
+    private readonly TaskCompletionSource _stdinReleased = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _stdoutReleased = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _graceful = new();
+    private readonly CancellationTokenSource _forceful = new();
+    private Task<int> _exit = Task.FromResult(-1);
+
+    private AgentProcess(AgentLaunch launch) => Launch = launch;
+
+    public AgentLaunch Launch { get; }
+
+    public int Pid { get; private set; }
+
+    public Stream StandardInput { get; private set; } = Stream.Null;
+
+    public Stream StandardOutput { get; private set; } = Stream.Null;
+
+    /// <summary>Completes with the exit code when the process has exited.</summary>
+    public Task<int> Exited => _exit;
+
+    public bool HasExited => _exit.IsCompleted;
+
+    /// <summary>The last lines the agent wrote to stderr.</summary>
+    public string StderrTail
+    {
+        get
+        {
+            lock (_stderrTail)
+            {
+                return string.Join('\n', _stderrTail);
+            }
+        }
+    }
+
+    /// <summary>Starts the process; throws <see cref="AgentOsException"/> when it cannot be started.</summary>
+    public static async Task<AgentProcess> StartAsync(AgentLaunch launch, Action<AgentProcess, string> onStderrLine, CancellationToken cancellationToken)
+    {
+        var process = new AgentProcess(launch);
+        var stdin = new TaskCompletionSource<Stream>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var stdout = new TaskCompletionSource<Stream>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var command = Cli.Wrap(launch.Command)
+            .WithArguments(launch.Args)
+            .WithWorkingDirectory(launch.WorkingDirectory)
+            .WithEnvironmentVariables(IsolatedEnvironment(launch.Env))
+            .WithValidation(CommandResultValidation.None)
+            .WithStandardInputPipe(PipeSource.Create(async (destination, ct) =>
+            {
+                stdin.TrySetResult(destination);
+                // Held open until the ACP connection closes it or the process exits (CliWrap then cancels ct).
+                try
+                {
+                    await process._stdinReleased.Task.WaitAsync(ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }))
+            .WithStandardOutputPipe(PipeTarget.Create(async (origin, ct) =>
+            {
+                stdout.TrySetResult(origin);
+                await process._stdoutReleased.Task.ConfigureAwait(false);
+            }))
+            .WithStandardErrorPipe(PipeTarget.ToDelegate(line => process.OnStderr(line, onStderrLine)));
+
+        CommandTask<CommandResult> task;
+        try
+        {
+            task = command.ExecuteAsync(process._forceful.Token, process._graceful.Token);
+        }
+        catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or DirectoryNotFoundException)
+        {
+            throw new AgentOsException(AgentOsErrorCode.AgentStartFailed,
+                $"Could not start the agent command '{launch.Command}': {ex.Message}. Check the agent type's Command (an absolute path, or a program on the server's PATH).");
+        }
+
+        process.Pid = task.ProcessId;
+        process._exit = WaitForExitAsync(task, process);
+        // Streams are handed over as soon as CliWrap starts piping; if the process dies first, the pipes may never open.
+        var ready = Task.WhenAll(stdin.Task, stdout.Task);
+        if (await Task.WhenAny(ready, process._exit).WaitAsync(cancellationToken).ConfigureAwait(false) != ready)
+        {
+            await ready.WaitAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+        }
+
+        process.StandardInput = await stdin.Task.ConfigureAwait(false);
+        process.StandardOutput = await stdout.Task.ConfigureAwait(false);
+        return process;
+    }
+
+    private static async Task<int> WaitForExitAsync(CommandTask<CommandResult> task, AgentProcess process)
+    {
+        try
+        {
+            var result = await task.ConfigureAwait(false);
+            return result.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return 137; // killed
+        }
+        finally
+        {
+            process._stdinReleased.TrySetResult();
+            process._stdoutReleased.TrySetResult();
+        }
+    }
+
+    /// <summary>The host environment, every variable removed, then exactly <paramref name="env"/>.</summary>
+    private static Dictionary<string, string?> IsolatedEnvironment(IReadOnlyDictionary<string, string> env)
+    {
+        var result = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        {
+            result[(string)entry.Key] = null;
+        }
+
+        foreach (var (key, value) in env)
+        {
+            result[key] = value;
+        }
+
+        return result;
+    }
+
+    private void OnStderr(string line, Action<AgentProcess, string> callback)
+    {
+        lock (_stderrTail)
+        {
+            _stderrTail.Enqueue(line.Length > 2000 ? line[..2000] + "…" : line);
+            while (_stderrTail.Count > TailLines)
+            {
+                _stderrTail.Dequeue();
+            }
+        }
+
+        callback(this, line);
+    }
+
+    /// <summary>Signals that the ACP connection is done with stdout.</summary>
+    public void ReleaseStandardOutput() => _stdoutReleased.TrySetResult();
+
+    /// <summary>
+    /// Stops the process: close stdin and wait <paramref name="grace"/>, then SIGINT and wait, then
+    /// kill the whole process tree. Returns the exit code.
+    /// </summary>
+    public async Task<(int ExitCode, bool Killed)> StopAsync(TimeSpan grace)
+    {
+        _stdinReleased.TrySetResult();
+        try
+        {
+            await StandardInput.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+        }
+
+        if (await WaitAsync(grace).ConfigureAwait(false))
+        {
+            return (await _exit.ConfigureAwait(false), false);
+        }
+
+        await _graceful.CancelAsync().ConfigureAwait(false);
+        if (await WaitAsync(grace).ConfigureAwait(false))
+        {
+            return (await _exit.ConfigureAwait(false), false);
+        }
+
+        Kill();
+        await WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        return (_exit.IsCompleted ? await _exit.ConfigureAwait(false) : 137, true);
+    }
+
+    /// <summary>Kills the process and its children at once.</summary>
+    public void Kill()
+    {
+        try
+        {
+            using var process = Process.GetProcessById(Pid);
+            process.Kill(entireProcessTree: true);
+        }
+        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // Already gone.
+        }
+
+        _forceful.Cancel();
+    }
+
+    private async Task<bool> WaitAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _exit.WaitAsync(timeout).ConfigureAwait(false);
+            return true;
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!HasExited)
+        {
+            Kill();
+            await WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+
+        _graceful.Dispose();
+        _forceful.Dispose();
+    }
+}

@@ -1,0 +1,77 @@
+namespace AgentOs.Agents;
+
+/// <summary>
+/// Where a VM lives on the host (<c>&lt;data&gt;/vms/&lt;vmId&gt;/</c>: <c>vm.db</c> and <c>home/</c>) and how VM
+/// paths map onto it. The VM sees its home as <see cref="Home"/>.
+/// </summary>
+internal sealed class VmPaths
+{
+    /// <summary>The VM's home as agents see it.</summary>
+    public const string Home = "/home/agentos";
+
+    public VmPaths(string dataDirectory, string vmId)
+    {
+        Root = Path.Combine(Path.GetFullPath(dataDirectory), "vms", VmId.Validate(vmId));
+        HostHome = Path.Combine(Root, "home");
+        Database = Path.Combine(Root, "vm.db");
+    }
+
+    public string Root { get; }
+
+    public string HostHome { get; }
+
+    public string Database { get; }
+
+    /// <summary>Maps a VM path (absolute, under <see cref="Home"/>) to the host; anything else is an <see cref="AgentOsErrorCode.InvalidPath"/> error.</summary>
+    public string ToHost(string vmPath)
+    {
+        if (string.IsNullOrWhiteSpace(vmPath) || !vmPath.StartsWith('/') || vmPath.Contains('\0', StringComparison.Ordinal))
+        {
+            throw InvalidPath(vmPath);
+        }
+
+        var normalized = Path.GetFullPath(vmPath); // collapses "." and ".."
+        if (normalized != Home && !normalized.StartsWith(Home + "/", StringComparison.Ordinal))
+        {
+            throw InvalidPath(vmPath);
+        }
+
+        var host = Path.GetFullPath(HostHome + normalized[Home.Length..]);
+        if (!IsInsideHome(host))
+        {
+            throw InvalidPath(vmPath);
+        }
+
+        return host;
+    }
+
+    /// <summary>True when <paramref name="hostPath"/>, with every symlink along it resolved, stays inside the VM's home.</summary>
+    public bool IsInsideHome(string hostPath)
+    {
+        var resolved = ResolveExisting(hostPath);
+        return resolved == HostHome || resolved.StartsWith(HostHome + "/", StringComparison.Ordinal);
+    }
+
+    /// <summary>realpath(3) for a path whose tail may not exist yet: every existing component is resolved through symlinks.</summary>
+    private static string ResolveExisting(string path)
+    {
+        var parts = Path.GetFullPath(path).Split('/', StringSplitOptions.RemoveEmptyEntries);
+        var current = "/";
+        for (var i = 0; i < parts.Length; i++)
+        {
+            var next = Path.Combine(current, parts[i]);
+            FileSystemInfo info = Directory.Exists(next) ? new DirectoryInfo(next) : new FileInfo(next);
+            if (!info.Exists && info.LinkTarget is null)
+            {
+                return Path.Combine([next, .. parts[(i + 1)..]]);
+            }
+
+            current = info.LinkTarget is null ? next : Path.GetFullPath(info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? next);
+        }
+
+        return current;
+    }
+
+    private static AgentOsException InvalidPath(string vmPath) => new(AgentOsErrorCode.InvalidPath,
+        $"The path '{vmPath}' is outside the VM. Use an absolute path under {Home}.");
+}

@@ -1,0 +1,247 @@
+using System.Threading.Channels;
+using AgentOs.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace AgentOs.Events;
+
+/// <summary>Publishes committed events to live subscribers (the VM's Orleans stream).</summary>
+internal interface IEventPublisher
+{
+    Task PublishAsync(SessionEvent[] batch);
+}
+
+/// <summary>
+/// The one path every event of a VM takes: append (ordered, from any thread) → one writer loop that
+/// assigns per-session seq, commits a batch in one SQLite transaction, then publishes that batch.
+/// Nothing is published before it is committed; seq is assigned only here, so it is gapless and
+/// never reused. Appends never route through a grain call.
+/// </summary>
+internal sealed class EventPipeline : IAsyncDisposable
+{
+    /// <summary>Most events committed in one transaction and published as one stream item.</summary>
+    public const int MaxBatch = 1024;
+
+    private const int HighWater = 64 * 1024;
+    private const int MaxCommitAttempts = 3;
+
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+    private readonly Dictionary<string, long> _lastSeq = new(StringComparer.Ordinal);
+    private readonly VmStore _store;
+    private readonly IEventPublisher _publisher;
+    private readonly ILogger _logger;
+    private readonly string _vmId;
+    private readonly TimeProvider _time;
+    private readonly Task _writer;
+    private TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _queued;
+
+    public EventPipeline(string vmId, VmStore store, IEventPublisher publisher, ILogger logger, TimeProvider? time = null)
+    {
+        _vmId = vmId;
+        _store = store;
+        _publisher = publisher;
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+        _writer = Task.Run(WriteLoopAsync);
+    }
+
+    /// <summary>Events committed so far (all sessions).</summary>
+    public long CommittedCount => Interlocked.Read(ref _committed);
+
+    private long _committed;
+
+    /// <summary>Appends an event in call order. Never blocks; never fails while the pipeline runs.</summary>
+    public void Append(string sessionId, string method, string paramsJson) => Enqueue(new Pending(sessionId, method, paramsJson, Now(), null));
+
+    /// <summary>Appends and, when the queue is deep, waits for the writer to catch up (back-pressure).</summary>
+    public ValueTask AppendWithBackPressureAsync(string sessionId, string method, string paramsJson)
+    {
+        Append(sessionId, method, paramsJson);
+        return Volatile.Read(ref _queued) > HighWater ? new ValueTask(WaitForDrainAsync()) : ValueTask.CompletedTask;
+    }
+
+    /// <summary>Appends and completes with the event's seq once it is committed and published.</summary>
+    public Task<long> AppendAndWaitAsync(string sessionId, string method, string paramsJson)
+    {
+        var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue(new Pending(sessionId, method, paramsJson, Now(), done));
+        return done.Task;
+    }
+
+    /// <summary>Completes once everything appended before this call is committed and published.</summary>
+    public Task FlushAsync()
+    {
+        var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue(new Pending(null, "", "", default, done));
+        return done.Task;
+    }
+
+    /// <summary>Forgets a session's seq counter (after its events were deleted).</summary>
+    public Task ForgetSessionAsync(string sessionId)
+    {
+        var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Enqueue(new Pending(sessionId, "", "", default, done, Forget: true));
+        return done.Task;
+    }
+
+    /// <summary>Millisecond precision: what the store keeps is exactly what subscribers saw.</summary>
+    private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
+
+    private void Enqueue(Pending pending)
+    {
+        Interlocked.Increment(ref _queued);
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            Interlocked.Decrement(ref _queued);
+            throw new ObjectDisposedException(nameof(EventPipeline), $"The event pipeline of VM '{_vmId}' is stopped.");
+        }
+    }
+
+    private async Task WaitForDrainAsync()
+    {
+        while (Volatile.Read(ref _queued) > HighWater && !_writer.IsCompleted)
+        {
+            await Volatile.Read(ref _drained).Task.ConfigureAwait(false);
+        }
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var reader = _queue.Reader;
+        var taken = new List<Pending>(MaxBatch);
+        var events = new List<SessionEvent>(MaxBatch);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            taken.Clear();
+            events.Clear();
+            while (events.Count < MaxBatch && reader.TryRead(out var pending))
+            {
+                taken.Add(pending);
+                if (pending.SessionId is null)
+                {
+                    continue; // a flush marker
+                }
+
+                if (pending.Forget)
+                {
+                    _lastSeq.Remove(pending.SessionId);
+                    continue;
+                }
+
+                var seq = NextSeq(pending.SessionId);
+                pending.AssignedSeq = seq;
+                events.Add(new SessionEvent(pending.SessionId, seq, pending.CreatedAt, pending.Method, pending.Params));
+            }
+
+            var committed = events.Count == 0 || Commit(events);
+            var batch = committed ? events.ToArray() : [];
+            if (batch.Length > 0)
+            {
+                Interlocked.Add(ref _committed, batch.Length);
+                await PublishAsync(batch).ConfigureAwait(false);
+            }
+
+            Interlocked.Add(ref _queued, -taken.Count);
+            var signal = Interlocked.Exchange(ref _drained, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            signal.TrySetResult();
+            CompleteWaiters(taken, committed);
+        }
+    }
+
+    private long NextSeq(string sessionId)
+    {
+        if (!_lastSeq.TryGetValue(sessionId, out var last))
+        {
+            last = _store.GetLastSeq(sessionId);
+        }
+
+        _lastSeq[sessionId] = ++last;
+        return last;
+    }
+
+    private bool Commit(List<SessionEvent> events)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                _store.AppendEvents(events);
+                return true;
+            }
+            catch (Exception ex) when (attempt < MaxCommitAttempts)
+            {
+                Log.CommitFailed(_logger, _vmId, events.Count, attempt, ex);
+                Thread.Sleep(50 * attempt);
+            }
+            catch (Exception ex)
+            {
+                Log.CommitFailed(_logger, _vmId, events.Count, attempt, ex);
+                // Nothing of this batch is durable: hand its seqs back so the next events reuse them
+                // and the sequence stays gapless.
+                foreach (var e in events)
+                {
+                    if (_lastSeq.TryGetValue(e.SessionId, out var last) && last >= e.Seq)
+                    {
+                        _lastSeq[e.SessionId] = e.Seq - 1;
+                    }
+                }
+
+                return false;
+            }
+        }
+    }
+
+    private async Task PublishAsync(SessionEvent[] batch)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await _publisher.PublishAsync(batch).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (attempt < 20)
+            {
+                // A full stream queue is transient: wait for the consumers, keep order.
+                Log.PublishFailed(_logger, _vmId, batch.Length, attempt, ex);
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 10 * attempt * attempt))).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.PublishFailed(_logger, _vmId, batch.Length, attempt, ex);
+                return;
+            }
+        }
+    }
+
+    private static void CompleteWaiters(List<Pending> taken, bool committed)
+    {
+        foreach (var pending in taken)
+        {
+            if (pending.Done is null)
+            {
+                continue;
+            }
+
+            if (committed)
+            {
+                pending.Done.TrySetResult(pending.AssignedSeq);
+            }
+            else
+            {
+                pending.Done.TrySetException(new AgentOsException(AgentOsErrorCode.Unknown, "The VM's database could not commit events; see the server log."));
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+    }
+
+    private sealed record Pending(string? SessionId, string Method, string Params, DateTimeOffset CreatedAt, TaskCompletionSource<long>? Done, bool Forget = false)
+    {
+        public long AssignedSeq { get; set; }
+    }
+}

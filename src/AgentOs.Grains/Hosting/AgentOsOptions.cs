@@ -1,0 +1,59 @@
+namespace AgentOs.Hosting;
+
+/// <summary>Server options, bound from the <c>AgentOs</c> configuration section.</summary>
+public sealed class AgentOsOptions
+{
+    public const string SectionName = "AgentOs";
+
+    /// <summary>Where VMs keep their databases and files. Default <c>./data</c>.</summary>
+    public string DataDirectory { get; set; } = "data";
+
+    /// <summary>Custom ACP agent types by name (<c>AgentOs:Agents:&lt;name&gt;</c>).</summary>
+    public Dictionary<string, AgentTypeOptions> Agents { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Timeout of the ACP <c>initialize</c> handshake. Default 10 s.</summary>
+    public TimeSpan InitializeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Timeout of <c>session/new</c>, <c>session/load</c>. Default 30 s.</summary>
+    public TimeSpan NewSessionTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Longest prompt turn. Default 10 minutes.</summary>
+    public TimeSpan PromptTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Timeout of other ACP requests. Default 2 minutes.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>How long an agent gets to exit after its stdin closes, before it is terminated. Default 2 s.</summary>
+    public TimeSpan AgentStopGracePeriod { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Largest prompt accepted, in characters. Default 1,000,000.</summary>
+    public int MaxPromptLength { get; set; } = 1_000_000;
+
+    /// <summary>Where agent stderr goes; when null, to the host's stderr with a prefix.</summary>
+    public Action<AgentStderrChunk>? OnAgentStderr { get; set; }
+
+    /// <summary>The absolute data directory.</summary>
+    public string DataDirectoryFullPath => Path.GetFullPath(DataDirectory);
+}
+
+/// <summary>A custom ACP agent type: any command that speaks ACP on stdio.</summary>
+public sealed class AgentTypeOptions
+{
+    /// <summary>The executable (a path, or a name found on PATH).</summary>
+    public string Command { get; set; } = "";
+
+    /// <summary>Its arguments.</summary>
+    public List<string> Args { get; set; } = [];
+
+    /// <summary>Environment variables every session of this type gets (sessions can override).</summary>
+    public Dictionary<string, string> Env { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>One chunk of an agent's stderr.</summary>
+/// <param name="VmId">The VM the agent runs in.</param>
+/// <param name="SessionId">The session it serves.</param>
+/// <param name="AgentType">Its agent type.</param>
+/// <param name="ProcessId">AgentOs' id of the process (the session id; one process per session).</param>
+/// <param name="Pid">The host process id.</param>
+/// <param name="Chunk">The text (one line).</param>
+public sealed record AgentStderrChunk(string VmId, string SessionId, string AgentType, string ProcessId, int Pid, string Chunk);

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Logging;
+
+namespace AgentOs;
+
+/// <summary>Every log line of the grains layer; entity first.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(Level = LogLevel.Information, Message = "VM {VmId}: session {SessionId} started agent '{AgentType}' (pid {Pid}) in {ElapsedMs} ms")]
+    public static partial void SessionStarted(ILogger logger, string vmId, string sessionId, string agentType, int pid, long elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "VM {VmId}: session {SessionId} agent exited with code {ExitCode} (expected: {Expected})")]
+    public static partial void AgentExited(ILogger logger, string vmId, string sessionId, int? exitCode, bool expected);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} could not start: {Reason}")]
+    public static partial void SessionStartFailed(ILogger logger, string vmId, string sessionId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "VM {VmId}: activated ({SessionCount} persisted sessions, {Recovered} marked suspended)")]
+    public static partial void VmActivated(ILogger logger, string vmId, int sessionCount, int recovered);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "VM {VmId}: deactivating ({Reason}); stopping {SessionCount} agents")]
+    public static partial void VmDeactivating(ILogger logger, string vmId, string reason, int sessionCount);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "VM {VmId}: committing {Count} events failed (attempt {Attempt})")]
+    public static partial void CommitFailed(ILogger logger, string vmId, int count, int attempt, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: publishing {Count} committed events failed (attempt {Attempt}); subscribers can replay them from the store")]
+    public static partial void PublishFailed(ILogger logger, string vmId, int count, int attempt, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} agent wrote a line that is not ACP: {Reason}")]
+    public static partial void MalformedLine(ILogger logger, string vmId, string sessionId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} agent request {Method} refused: {Reason}")]
+    public static partial void AgentRequestRefused(ILogger logger, string vmId, string sessionId, string method, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "VM {VmId}: OnAgentStderr callback failed")]
+    public static partial void StderrCallbackFailed(ILogger logger, string vmId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} agent (pid {Pid}) did not exit in time; killed")]
+    public static partial void AgentKilled(ILogger logger, string vmId, string sessionId, int pid);
+}

@@ -1,0 +1,522 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using AgentOs.Acp;
+using AgentOs.Agents;
+using AgentOs.Events;
+using AgentOs.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AgentOs.Sessions;
+
+/// <summary>What a session needs from its VM.</summary>
+internal sealed record SessionContext(string VmId, VmPaths Paths, EventPipeline Events, AgentOsOptions Options, ILogger Logger);
+
+/// <summary>
+/// One live session: an agent process, its ACP connection, and the client side of ACP. Runs off the
+/// grain's turn where it must: the read loop calls <see cref="OnNotificationAsync"/> and
+/// <see cref="OnRequestAsync"/> on the thread pool, and those touch only thread-safe parts (the
+/// event pipeline, the turn's text under a lock), never grain state.
+/// </summary>
+internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
+{
+    private const int MaxRecordedMalformedLines = 20;
+
+    private readonly SessionContext _context;
+    private readonly SemaphoreSlim _turn = new(1, 1);
+    private readonly object _textLock = new();
+    private readonly TaskCompletionSource<AgentExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private StringBuilder? _turnText;
+    private AgentProcess _process = null!;
+    private AcpConnection _connection = null!;
+    private volatile bool _stopping;
+    private int _malformedLines;
+
+    private AgentSession(SessionContext context, string sessionId, AgentTypeDefinition agentType)
+    {
+        _context = context;
+        SessionId = sessionId;
+        AgentType = agentType;
+    }
+
+    public string SessionId { get; }
+
+    public AgentTypeDefinition AgentType { get; }
+
+    public string? AcpSessionId { get; private set; }
+
+    public SessionInfo Info { get; private set; } = null!;
+
+    public int Pid => _process.Pid;
+
+    /// <summary>Completes when the agent process has exited and its exit is recorded.</summary>
+    public Task<AgentExit> Exited => _exited.Task;
+
+    private EventPipeline Events => _context.Events;
+
+    private AgentOsOptions Options => _context.Options;
+
+    /// <summary>Spawns the agent, records its start, and runs <c>initialize</c> + <c>session/new</c>.</summary>
+    public static async Task<AgentSession> StartAsync(SessionContext context, string sessionId, AgentTypeDefinition agentType, CreateSessionOptions options, string vmCwd, CancellationToken cancellationToken)
+    {
+        var session = new AgentSession(context, sessionId, agentType);
+        await session.StartCoreAsync(options, vmCwd, cancellationToken);
+        return session;
+    }
+
+    private async Task StartCoreAsync(CreateSessionOptions options, string vmCwd, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.StartNew();
+        var launch = new AgentLaunch(AgentType.Command, AgentType.Args, BuildEnvironment(options), _context.Paths.ToHost(vmCwd));
+        _process = await AgentProcess.StartAsync(launch, OnStderrLine, cancellationToken);
+        Events.Append(SessionId, AgentOsEventMethods.AgentStart, Json(w =>
+        {
+            w.WriteString("agentType", AgentType.Name);
+            w.WriteNumber("pid", _process.Pid);
+            w.WriteString("command", AgentType.Command);
+        }));
+
+        _connection = new AcpConnection(_process.StandardOutput, _process.StandardInput, this,
+            new AcpConnectionOptions { DefaultRequestTimeout = Options.RequestTimeout, Name = $"{_context.VmId}/{SessionId}" }, _context.Logger);
+        _connection.Start();
+        // CliWrap completes the process only once its stdout pipe is released: release it when the read loop ends.
+        _ = _connection.Completion.ContinueWith(_ => _process.ReleaseStandardOutput(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _ = MonitorExitAsync();
+
+        var init = await CallAgentAsync(AcpMethods.Initialize, () => _connection.SendRequestAsync(
+            AcpMethods.Initialize,
+            new InitializeRequest
+            {
+                ProtocolVersion = AcpMethods.ProtocolVersion,
+                ClientCapabilities = new ClientCapabilities { Fs = new FileSystemCapability { ReadTextFile = true, WriteTextFile = true } },
+                ClientInfo = new Implementation { Name = "agentos", Title = "AgentOs", Version = typeof(AgentSession).Assembly.GetName().Version?.ToString(3) },
+            },
+            AcpJsonContext.Default.InitializeRequest, AcpJsonContext.Default.InitializeResponse, Options.InitializeTimeout, cancellationToken));
+
+        var capabilities = init.AgentCapabilities;
+        var mcpServers = McpServerMapping.ToWire(options.McpServers, capabilities);
+        var setup = await CallAgentAsync(AcpMethods.SessionNew, () => _connection.SendRequestAsync(
+            AcpMethods.SessionNew,
+            new NewSessionRequest { Cwd = vmCwd, McpServers = mcpServers },
+            AcpJsonContext.Default.NewSessionRequest, AcpJsonContext.Default.SessionSetupResponse, Options.NewSessionTimeout, cancellationToken));
+
+        AcpSessionId = setup.SessionId ?? throw new AgentOsException(AgentOsErrorCode.AgentProtocolError,
+            $"The agent '{AgentType.Name}' answered session/new without a sessionId.") { SessionId = SessionId };
+        Info = SessionInfoMapping.Create(SessionId, AgentType.Name, AcpSessionId, _process.Pid, init, setup);
+        Events.Append(SessionId, AgentOsEventMethods.SessionStart, Json(w =>
+        {
+            w.WriteString("acpSessionId", AcpSessionId);
+            w.WriteString("restore", "new");
+            w.WritePropertyName("agentInfo");
+            JsonSerializer.Serialize(w, init.AgentInfo, AcpJsonContext.Default.Implementation);
+        }));
+        Log.SessionStarted(_context.Logger, _context.VmId, SessionId, AgentType.Name, _process.Pid, started.ElapsedMilliseconds);
+    }
+
+    private Dictionary<string, string> BuildEnvironment(CreateSessionOptions options)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
+            ["HOME"] = _context.Paths.HostHome,
+            ["LANG"] = "C.UTF-8",
+            ["TERM"] = "xterm-256color",
+        };
+        foreach (var (key, value) in AgentType.Env)
+        {
+            env[key] = value;
+        }
+
+        foreach (var (key, value) in options.Env ?? new Dictionary<string, string>())
+        {
+            env[key] = value;
+        }
+
+        return env;
+    }
+
+    /// <summary>Runs one <c>session/prompt</c> turn.</summary>
+    public async Task<PromptResult> PromptAsync(string text, CancellationToken cancellationToken)
+    {
+        if (!await _turn.WaitAsync(0, cancellationToken))
+        {
+            throw new AgentOsException(AgentOsErrorCode.SessionBusy,
+                $"Session '{SessionId}' is already running a prompt. Wait for it to finish or cancel it with CancelPrompt.") { SessionId = SessionId };
+        }
+
+        try
+        {
+            ThrowIfExited();
+            var prompt = new PromptRequest { SessionId = AcpSessionId!, Prompt = [new TextContentBlock { Text = text }] };
+            Events.Append(SessionId, AgentOsEventMethods.Prompt, JsonSerializer.Serialize(prompt, AcpJsonContext.Default.PromptRequest));
+            lock (_textLock)
+            {
+                _turnText = new StringBuilder();
+            }
+
+            PromptResponse response;
+            try
+            {
+                response = await CallAgentAsync(AcpMethods.SessionPrompt, () => _connection.SendRequestAsync(
+                    AcpMethods.SessionPrompt, prompt, AcpJsonContext.Default.PromptRequest, AcpJsonContext.Default.PromptResponse, Options.PromptTimeout, cancellationToken));
+            }
+            catch (AgentOsException ex)
+            {
+                await Events.AppendAndWaitAsync(SessionId, AgentOsEventMethods.TurnEnd, Json(w =>
+                {
+                    w.WriteString("stopReason", "error");
+                    w.WriteString("error", ex.Message);
+                    w.WriteString("code", ex.Code.ToString());
+                }));
+                throw;
+            }
+
+            var stopReason = string.IsNullOrEmpty(response.StopReason) ? "end_turn" : response.StopReason;
+            string reply;
+            lock (_textLock)
+            {
+                reply = _turnText?.ToString() ?? "";
+                _turnText = null;
+            }
+
+            var lastSeq = await Events.AppendAndWaitAsync(SessionId, AgentOsEventMethods.TurnEnd, Json(w => w.WriteString("stopReason", stopReason)));
+            return new PromptResult { StopReason = stopReason, Text = reply, LastSeq = lastSeq };
+        }
+        finally
+        {
+            lock (_textLock)
+            {
+                _turnText = null;
+            }
+
+            _turn.Release();
+        }
+    }
+
+    /// <summary>Sends ACP <c>session/cancel</c> for the running turn.</summary>
+    public async Task CancelAsync()
+    {
+        ThrowIfExited();
+        await CallAgentAsync(AcpMethods.SessionCancel, async () =>
+        {
+            await _connection.SendNotificationAsync(AcpMethods.SessionCancel, new SessionIdParams { SessionId = AcpSessionId! }, AcpJsonContext.Default.SessionIdParams);
+            return true;
+        });
+    }
+
+    private void ThrowIfExited()
+    {
+        if (_exited.Task.IsCompleted)
+        {
+            throw AgentExitedError(_exited.Task.Result, "The agent is no longer running");
+        }
+    }
+
+    /// <summary>
+    /// Runs an ACP call and turns transport failures into typed errors: a closed connection becomes
+    /// <see cref="AgentOsErrorCode.AgentExited"/> with the exit code and stderr tail.
+    /// </summary>
+    private async Task<T> CallAgentAsync<T>(string method, Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (AcpConnectionClosedException)
+        {
+            var exit = await WaitForExitAsync(TimeSpan.FromSeconds(3));
+            throw AgentExitedError(exit, $"The agent exited during '{method}'");
+        }
+        catch (AcpTimeoutException ex)
+        {
+            throw new AgentOsException(AgentOsErrorCode.AgentTimeout,
+                $"The agent '{AgentType.Name}' did not answer '{method}' within {ex.Timeout.TotalSeconds:0.#} s. Stderr tail:\n{_process.StderrTail}")
+            { SessionId = SessionId, StderrTail = _process.StderrTail };
+        }
+        catch (AcpRemoteException ex)
+        {
+            throw new AgentOsException(AgentOsErrorCode.AgentProtocolError, $"The agent '{AgentType.Name}' rejected '{method}': {ex.RemoteMessage} (code {ex.Code}).")
+            { SessionId = SessionId, StderrTail = _process.StderrTail };
+        }
+        catch (AcpException ex)
+        {
+            throw new AgentOsException(AgentOsErrorCode.AgentProtocolError, $"The agent '{AgentType.Name}' broke the protocol in '{method}': {ex.Message}")
+            { SessionId = SessionId, StderrTail = _process.StderrTail };
+        }
+    }
+
+    private async Task<AgentExit> WaitForExitAsync(TimeSpan timeout)
+    {
+        try
+        {
+            return await _exited.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            return new AgentExit(null, _process.StderrTail, Expected: false);
+        }
+    }
+
+    private AgentOsException AgentExitedError(AgentExit exit, string what)
+    {
+        var code = exit.ExitCode is { } c ? $"exit code {c}" : "exit code unknown";
+        var tail = string.IsNullOrWhiteSpace(exit.StderrTail) ? "(no stderr output)" : exit.StderrTail;
+        var garbage = _malformedLines > 0 ? $" It also wrote {_malformedLines} line(s) that were not ACP JSON." : "";
+        return new AgentOsException(AgentOsErrorCode.AgentExited,
+            $"{what} (agent '{AgentType.Name}', pid {_process.Pid}, {code}).{garbage} Stderr tail:\n{tail}")
+        {
+            SessionId = SessionId,
+            ExitCode = exit.ExitCode,
+            StderrTail = exit.StderrTail,
+        };
+    }
+
+    private async Task MonitorExitAsync()
+    {
+        var exitCode = await _process.Exited.ConfigureAwait(false);
+        // Drain whatever the agent wrote before exiting, so its last events precede the exit event.
+        await _connection.Completion.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var exit = new AgentExit(exitCode, _process.StderrTail, _stopping);
+        try
+        {
+            await Events.AppendAndWaitAsync(SessionId, AgentOsEventMethods.AgentExit, Json(w =>
+            {
+                w.WriteNumber("exitCode", exitCode);
+                if (exitCode > 128)
+                {
+                    w.WriteNumber("signal", exitCode - 128);
+                }
+
+                w.WriteString("stderrTail", exit.StderrTail);
+                w.WriteBoolean("expected", exit.Expected);
+            })).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The pipeline is gone (VM shutting down); the exit is still reported to callers.
+        }
+
+        Log.AgentExited(_context.Logger, _context.VmId, SessionId, exitCode, exit.Expected);
+        _exited.TrySetResult(exit);
+    }
+
+    /// <summary>Stops the agent gracefully (stdin closed, then SIGINT, then kill) and waits for its exit to be recorded.</summary>
+    public async Task<AgentExit> StopAsync()
+    {
+        _stopping = true;
+        if (!_exited.Task.IsCompleted)
+        {
+            await _connection.CloseOutputAsync();
+            var (_, killed) = await _process.StopAsync(Options.AgentStopGracePeriod);
+            if (killed)
+            {
+                Log.AgentKilled(_context.Logger, _context.VmId, SessionId, _process.Pid);
+            }
+        }
+
+        return await WaitForExitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync();
+        }
+
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
+        }
+
+        _turn.Dispose();
+    }
+
+    // ---- the client side of ACP, called on the connection's read loop ----
+
+    /// <inheritdoc />
+    public ValueTask OnNotificationAsync(AcpIncomingMessage notification)
+    {
+        if (notification.Method == AcpMethods.SessionUpdate)
+        {
+            CaptureTurnText(notification.Params);
+        }
+
+        return Events.AppendWithBackPressureAsync(SessionId, notification.Method, notification.ParamsJson);
+    }
+
+    private void CaptureTurnText(JsonElement @params)
+    {
+        if (_turnText is null
+            || !@params.TryGetProperty("update"u8, out var update)
+            || !update.TryGetProperty("sessionUpdate"u8, out var kind)
+            || !kind.ValueEquals("agent_message_chunk"u8)
+            || !update.TryGetProperty("content"u8, out var content)
+            || !content.TryGetProperty("text"u8, out var text)
+            || text.ValueKind != JsonValueKind.String)
+        {
+            return;
+        }
+
+        lock (_textLock)
+        {
+            _turnText?.Append(text.GetString());
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<AcpReply> OnRequestAsync(AcpIncomingMessage request, CancellationToken cancellationToken)
+    {
+        // Recorded now, on the read loop, so it sits in wire order among the notifications.
+        var recorded = Events.AppendAndWaitAsync(SessionId, request.Method, request.ParamsJson);
+        return AnswerAsync(request.Method, request.Params, request.Id!.Value, recorded);
+    }
+
+    private async Task<AcpReply> AnswerAsync(string method, JsonElement @params, JsonElement id, Task<long> recorded)
+    {
+        AcpReply reply;
+        try
+        {
+            reply = method switch
+            {
+                AcpMethods.SessionRequestPermission => AnswerPermission(@params),
+                AcpMethods.FsReadTextFile => await ReadTextFileAsync(@params).ConfigureAwait(false),
+                AcpMethods.FsWriteTextFile => await WriteTextFileAsync(@params).ConfigureAwait(false),
+                _ => AcpReply.MethodNotFound(method),
+            };
+        }
+        catch (AgentOsException ex)
+        {
+            Log.AgentRequestRefused(_context.Logger, _context.VmId, SessionId, method, ex.Message);
+            reply = AcpReply.Error(JsonRpcErrorCodes.InvalidParams, ex.Message);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException)
+        {
+            Log.AgentRequestRefused(_context.Logger, _context.VmId, SessionId, method, ex.Message);
+            reply = AcpReply.Error(JsonRpcErrorCodes.InternalError, ex.Message);
+        }
+
+        long requestSeq;
+        try
+        {
+            requestSeq = await recorded.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            requestSeq = 0;
+        }
+
+        Events.Append(SessionId, AgentOsEventMethods.ClientResponse, Json(w =>
+        {
+            w.WriteNumber("requestSeq", requestSeq);
+            w.WritePropertyName("requestId");
+            id.WriteTo(w);
+            w.WriteString("method", method);
+            if (reply.IsError)
+            {
+                w.WriteStartObject("error");
+                w.WriteNumber("code", reply.ErrorCode);
+                w.WriteString("message", reply.ErrorMessage);
+                w.WriteEndObject();
+            }
+            else
+            {
+                w.WritePropertyName("result");
+                w.WriteRawValue(reply.ResultJson!);
+            }
+        }));
+        return reply;
+    }
+
+    /// <summary>Until permission policies land, AgentOs allows: the first allow option wins.</summary>
+    private static AcpReply AnswerPermission(JsonElement @params)
+    {
+        var request = @params.Deserialize(AcpJsonContext.Default.RequestPermissionRequest);
+        var option = request?.Options.FirstOrDefault(o => o.Kind is "allow_once" or "allow_always") ?? request?.Options.FirstOrDefault();
+        var outcome = option is null
+            ? new PermissionOutcome { Outcome = "cancelled" }
+            : new PermissionOutcome { Outcome = "selected", OptionId = option.OptionId };
+        return AcpReply.Result(JsonSerializer.Serialize(new RequestPermissionResponse { Outcome = outcome }, AcpJsonContext.Default.RequestPermissionResponse));
+    }
+
+    private async Task<AcpReply> ReadTextFileAsync(JsonElement @params)
+    {
+        var request = @params.Deserialize(AcpJsonContext.Default.ReadTextFileRequest)
+            ?? throw new AgentOsException(AgentOsErrorCode.InvalidArgument, "fs/read_text_file needs a path.");
+        var hostPath = _context.Paths.ToHost(request.Path);
+        if (!File.Exists(hostPath))
+        {
+            return AcpReply.Error(JsonRpcErrorCodes.InvalidParams, $"No such file: {request.Path}");
+        }
+
+        var content = await File.ReadAllTextAsync(hostPath).ConfigureAwait(false);
+        if (request.Line is not null || request.Limit is not null)
+        {
+            var lines = content.Split('\n').Skip(Math.Max(0, (request.Line ?? 1) - 1));
+            content = string.Join('\n', request.Limit is { } limit ? lines.Take(limit) : lines);
+        }
+
+        return AcpReply.Result(JsonSerializer.Serialize(new ReadTextFileResponse { Content = content }, AcpJsonContext.Default.ReadTextFileResponse));
+    }
+
+    private async Task<AcpReply> WriteTextFileAsync(JsonElement @params)
+    {
+        var request = @params.Deserialize(AcpJsonContext.Default.WriteTextFileRequest)
+            ?? throw new AgentOsException(AgentOsErrorCode.InvalidArgument, "fs/write_text_file needs a path and content.");
+        var hostPath = _context.Paths.ToHost(request.Path);
+        Directory.CreateDirectory(Path.GetDirectoryName(hostPath)!);
+        await File.WriteAllTextAsync(hostPath, request.Content).ConfigureAwait(false);
+        return AcpReply.Result("null");
+    }
+
+    /// <inheritdoc />
+    public void OnMalformedLine(string preview, string reason)
+    {
+        var count = Interlocked.Increment(ref _malformedLines);
+        Log.MalformedLine(_context.Logger, _context.VmId, SessionId, reason);
+        if (count <= MaxRecordedMalformedLines)
+        {
+            Events.Append(SessionId, AgentOsEventMethods.MalformedOutput, Json(w =>
+            {
+                w.WriteString("reason", reason);
+                w.WriteString("preview", preview);
+                w.WriteNumber("count", count);
+            }));
+        }
+    }
+
+    private void OnStderrLine(AgentProcess process, string line)
+    {
+        var sink = Options.OnAgentStderr;
+        if (sink is null)
+        {
+            Console.Error.WriteLine($"[agent {_context.VmId}/{SessionId} {AgentType.Name} pid {process.Pid}] {line}");
+            return;
+        }
+
+        try
+        {
+            sink(new AgentStderrChunk(_context.VmId, SessionId, AgentType.Name, SessionId, process.Pid, line));
+        }
+        catch (Exception ex)
+        {
+            Log.StderrCallbackFailed(_context.Logger, _context.VmId, ex);
+        }
+    }
+
+    private static string Json(Action<Utf8JsonWriter> body)
+    {
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream))
+        {
+            writer.WriteStartObject();
+            body(writer);
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
+    }
+}
+
+/// <summary>How an agent process ended.</summary>
+internal sealed record AgentExit(int? ExitCode, string StderrTail, bool Expected);

@@ -1,0 +1,34 @@
+namespace AgentOs.Storage;
+
+/// <summary>
+/// The VM database schema, versioned through <c>PRAGMA user_version</c>. Append a migration;
+/// never edit one that has shipped.
+/// </summary>
+internal static class Migrations
+{
+    public static readonly string[] All =
+    [
+        // 1: sessions and their events.
+        """
+        CREATE TABLE sessions (
+            session_id     TEXT    NOT NULL PRIMARY KEY,
+            agent_type     TEXT    NOT NULL,
+            created_at     INTEGER NOT NULL,
+            status         INTEGER NOT NULL,
+            cwd            TEXT    NOT NULL,
+            acp_session_id TEXT,
+            options_json   TEXT    NOT NULL DEFAULT '{}'
+        );
+        CREATE TABLE events (
+            session_id TEXT    NOT NULL,
+            seq        INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            method     TEXT    NOT NULL,
+            params     TEXT    NOT NULL,
+            PRIMARY KEY (session_id, seq)
+        ) WITHOUT ROWID;
+        """,
+    ];
+
+    public static int LatestVersion => All.Length;
+}

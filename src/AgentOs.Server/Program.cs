@@ -1,0 +1,56 @@
+using AgentOs.Hosting;
+using AgentOs.Server;
+using Orleans.Configuration;
+
+// appsettings.json ships next to the binary, so the embedded defaults hold from any working
+// directory; ./data stays relative to where the server is started.
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+
+// http://localhost:6420 unless the standard ASP.NET Core settings (--urls, ASPNETCORE_URLS,
+// ASPNETCORE_HTTP_PORTS, Kestrel:Endpoints) say otherwise.
+if (string.IsNullOrEmpty(builder.Configuration["urls"])
+    && string.IsNullOrEmpty(builder.Configuration["http_ports"])
+    && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
+{
+    builder.WebHost.UseUrls("http://localhost:6420");
+}
+
+var orleans = builder.Configuration.GetSection("AgentOs:Orleans").Get<OrleansEndpointOptions>() ?? new OrleansEndpointOptions();
+try
+{
+    PortGuard.EnsureFree(("Silo", orleans.SiloPort), ("Gateway", orleans.GatewayPort));
+}
+catch (InvalidOperationException ex)
+{
+    Console.Error.WriteLine("AgentOs cannot start: " + ex.Message);
+    return 1;
+}
+
+builder.Services.AddSingleton<ServerReadiness>();
+builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ServerReadiness>());
+builder.UseOrleans(silo =>
+{
+    silo.UseLocalhostClustering(orleans.SiloPort, orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId);
+    // Prompt turns last minutes; the grain interface sets per-method response timeouts on top.
+    silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(5));
+    silo.UseAgentOs(builder.Configuration);
+});
+
+var app = builder.Build();
+app.MapAgentOs();
+
+app.Lifetime.ApplicationStarted.Register(() =>
+{
+    var agentOs = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentOsOptions>>().Value;
+    var agents = agentOs.Agents.Count == 0 ? "none configured" : string.Join(", ", agentOs.Agents.Keys.Order(StringComparer.Ordinal));
+    ServerLog.Ready(app.Logger, string.Join(", ", app.Urls), orleans.GatewayPort, agentOs.DataDirectoryFullPath, agents);
+});
+
+await app.RunAsync();
+return 0;
+
+internal static partial class ServerLog
+{
+    [LoggerMessage(Level = LogLevel.Information, Message = "AgentOs ready: HTTP {Urls}, Orleans gateway localhost:{GatewayPort}, data {DataDirectory}, agent types: {AgentTypes}")]
+    public static partial void Ready(ILogger logger, string urls, int gatewayPort, string dataDirectory, string agentTypes);
+}

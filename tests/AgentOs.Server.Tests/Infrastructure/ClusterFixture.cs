@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+using AgentOs.Client;
+using AgentOs.Hosting;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AgentOs.Server.Tests.Infrastructure;
+
+/// <summary>
+/// A real Orleans silo with AgentOs in the test process, on its own loopback ports and cluster id,
+/// and the client SDK connected to it through the gateway (so every call crosses the wire).
+/// </summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    private readonly TempDirectory _data = new("agentos-grains");
+    private IHost? _silo;
+
+    public AgentOsClient Client { get; private set; } = null!;
+
+    public string DataDirectory => _data.Path;
+
+    /// <summary>Every stderr chunk of every agent (OnAgentStderr).</summary>
+    public ConcurrentQueue<AgentStderrChunk> Stderr { get; } = new();
+
+    public async Task InitializeAsync()
+    {
+        var ports = FreePorts.Take(2);
+        var clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(ports[0], ports[1], serviceId: clusterId, clusterId: clusterId);
+            silo.UseAgentOs(configure: o =>
+            {
+                o.DataDirectory = _data.Path;
+                o.Agents = TestAgents.All();
+                o.NewSessionTimeout = TimeSpan.FromSeconds(3);
+                o.OnAgentStderr = Stderr.Enqueue;
+            });
+        });
+        _silo = builder.Build();
+        await _silo.StartAsync();
+        Client = await AgentOsClient.ConnectAsync(new AgentOsClientOptions { GatewayPort = ports[1], ClusterId = clusterId, ServiceId = clusterId });
+    }
+
+    /// <summary>A VM no other test uses.</summary>
+    public VmHandle NewVm() => Client.Vm("vm-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public string VmHome(string vmId) => Path.Combine(_data.Path, "vms", vmId, "home");
+
+    public async Task DisposeAsync()
+    {
+        if (Client is not null)
+        {
+            await Client.DisposeAsync();
+        }
+
+        if (_silo is not null)
+        {
+            await _silo.StopAsync();
+            _silo.Dispose();
+        }
+
+        _data.Dispose();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "cluster";
+}

@@ -1,0 +1,63 @@
+using System.Text;
+
+namespace AgentOs.TestAgent;
+
+/// <summary>What the command line asked for.</summary>
+internal sealed record Options(
+    string Name,
+    bool HangOnNew,
+    bool LoadSession,
+    bool ResumeSession,
+    bool McpHttp,
+    bool Chatty,
+    IReadOnlyList<string> Args);
+
+internal static class Program
+{
+    public static int Main(string[] args)
+    {
+        var name = "agentos-test-agent";
+        bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false;
+
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--exit-immediately":
+                    var code = i + 1 < args.Length && int.TryParse(args[i + 1], out var parsed) ? parsed : 3;
+                    Console.Error.WriteLine("test agent: exiting at once as asked");
+                    return code;
+                case "--garbage-then-exit":
+                    using (var stdout = Console.OpenStandardOutput())
+                    {
+                        stdout.Write(Scripts.Garbage);
+                        stdout.Flush();
+                    }
+                    Console.Error.WriteLine("test agent: garbage then exit");
+                    return 2;
+                case "--hang-on-new": hangOnNew = true; break;
+                case "--load-session": loadSession = true; break;
+                case "--resume-session": resumeSession = true; break;
+                case "--mcp-http": mcpHttp = true; break;
+                case "--chatty": chatty = true; break;
+                case "--name" when i + 1 < args.Length: name = args[++i]; break;
+                default: Console.Error.WriteLine($"test agent: ignoring unknown argument '{args[i]}'"); break;
+            }
+        }
+
+        var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, args);
+        using var wire = new Wire(Console.OpenStandardOutput());
+        var agent = new Agent(wire, options);
+
+        // The stdin loop only dispatches; prompts run on their own tasks so that
+        // session/cancel, session/set_mode, ... are handled while a prompt runs.
+        using var stdin = new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false), false, 1 << 16);
+        while (stdin.ReadLine() is { } line)
+        {
+            agent.Dispatch(line);
+        }
+
+        wire.TryFlush();
+        return 0;
+    }
+}

@@ -1,0 +1,210 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace AgentOs.TestAgent;
+
+/// <summary>The prompt scripts: the first word of the prompt text picks one (see README.md).</summary>
+internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCapabilitiesJson)
+{
+    private const string EndTurn = "end_turn";
+    private const string Cancelled = "cancelled";
+
+    /// <summary>Three lines that are not JSON.</summary>
+    public static ReadOnlySpan<byte> Garbage => "this is not json\n<<< garbage >>>\n{ \"broken\": \n"u8;
+
+    /// <summary>Advertised by <c>--chatty</c> in <c>available_commands_update</c>.</summary>
+    public static readonly (string Name, string Description, string? Hint)[] Commands =
+    [
+        ("chunks", "Stream N message chunks", "N"),
+        ("sleep", "Tick every 100 ms for MS milliseconds", "MS"),
+        ("permission", "Ask the client for permission", null),
+        ("info", "Describe the session", null),
+    ];
+
+    public static JsonObject MessageChunk(string text) => Chunk("agent_message_chunk", text);
+
+    /// <summary>Runs the script for <paramref name="text"/> and returns the stop reason.</summary>
+    public async Task<string> RunAsync(Session session, string text, CancellationToken cancellationToken)
+    {
+        var (command, rest) = SplitWord(text);
+        switch (command)
+        {
+            case "chunks" when int.TryParse(rest, CultureInfo.InvariantCulture, out var count):
+                return wire.SendChunks(session.Id, count, cancellationToken) ? EndTurn : Cancelled;
+            case "sleep" when int.TryParse(rest, CultureInfo.InvariantCulture, out var ms):
+                await TickAsync(session, ms, cancellationToken);
+                break;
+            case "ignore-cancel" when int.TryParse(rest, CultureInfo.InvariantCulture, out var ms):
+                await TickAsync(session, ms, CancellationToken.None);
+                break;
+            case "crash":
+                var code = int.TryParse(rest, CultureInfo.InvariantCulture, out var parsed) ? parsed : 42;
+                wire.Flush();
+                Console.Error.WriteLine("test agent: crashing as asked");
+                Console.Error.Flush();
+                Environment.Exit(code);
+                break;
+            case "garbage":
+                wire.WriteRaw(Garbage);
+                Say(session, "after garbage");
+                break;
+            case "stderr":
+                Console.Error.WriteLine(rest.ReplaceLineEndings(" "));
+                Say(session, "wrote stderr");
+                break;
+            case "env":
+                Say(session, Environment.GetEnvironmentVariable(rest.Trim()) ?? "<unset>");
+                break;
+            case "cwd":
+                Say(session, Environment.CurrentDirectory);
+                break;
+            case "info":
+                Say(session, Info(session));
+                break;
+            case "thought":
+                wire.Notify(session.Id, Chunk("agent_thought_chunk", rest));
+                Say(session, "done thinking");
+                break;
+            case "tool":
+                wire.Notify(session.Id, new JsonObject
+                {
+                    ["sessionUpdate"] = "tool_call",
+                    ["toolCallId"] = "call_1",
+                    ["title"] = "Read file",
+                    ["kind"] = "read",
+                    ["status"] = "pending",
+                });
+                wire.Notify(session.Id, new JsonObject
+                {
+                    ["sessionUpdate"] = "tool_call_update",
+                    ["toolCallId"] = "call_1",
+                    ["status"] = "completed",
+                });
+                Say(session, "tool done");
+                break;
+            case "permission":
+                await PermissionAsync(session, cancellationToken);
+                break;
+            case "write":
+                var (path, content) = SplitWord(rest);
+                var written = await wire.RequestAsync("fs/write_text_file", new JsonObject
+                {
+                    ["sessionId"] = session.Id,
+                    ["path"] = path,
+                    ["content"] = content,
+                }, cancellationToken);
+                Say(session, Failure(written) is { } writeError ? $"write failed: {writeError}" : $"wrote {path}");
+                break;
+            case "read":
+                var read = await wire.RequestAsync("fs/read_text_file", new JsonObject
+                {
+                    ["sessionId"] = session.Id,
+                    ["path"] = rest.Trim(),
+                }, cancellationToken);
+                Say(session, Failure(read) is { } readError
+                    ? $"read failed: {readError}"
+                    : Agent.Text(read["result"], "content") ?? "");
+                break;
+            case "unknown-request":
+                var unknown = await wire.RequestAsync("_test/unknown", [], cancellationToken);
+                var errorCode = unknown["error"]?["code"]?.ToJsonString() ?? "none";
+                Say(session, $"unknown-request: {errorCode}");
+                break;
+            case "slow-reply" when int.TryParse(rest, CultureInfo.InvariantCulture, out var ms):
+                await Task.Delay(ms, cancellationToken);
+                break;
+            case "big" when int.TryParse(rest, CultureInfo.InvariantCulture, out var length):
+                Say(session, new string('x', length));
+                break;
+            default:
+                Say(session, $"echo: {text}");
+                break;
+        }
+        return EndTurn;
+    }
+
+    /// <summary>A "tick " chunk every 100 ms until <paramref name="ms"/> have passed.</summary>
+    private async Task TickAsync(Session session, int ms, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        for (long due = 0; due < ms; due += 100)
+        {
+            var wait = due - clock.ElapsedMilliseconds;
+            if (wait > 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(wait), cancellationToken);
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            Say(session, "tick ");
+        }
+        var left = ms - clock.ElapsedMilliseconds;
+        if (left > 0)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(left), cancellationToken);
+        }
+    }
+
+    private async Task PermissionAsync(Session session, CancellationToken cancellationToken)
+    {
+        var response = await wire.RequestAsync("session/request_permission", new JsonObject
+        {
+            ["sessionId"] = session.Id,
+            ["toolCall"] = new JsonObject { ["toolCallId"] = "perm_1", ["title"] = "Write file", ["kind"] = "edit" },
+            ["options"] = new JsonArray
+            {
+                new JsonObject { ["optionId"] = "allow", ["name"] = "Allow", ["kind"] = "allow_once" },
+                new JsonObject { ["optionId"] = "reject", ["name"] = "Reject", ["kind"] = "reject_once" },
+            },
+        }, cancellationToken);
+
+        var outcome = response["result"]?["outcome"];
+        Say(session, response["error"] is { } error
+            ? $"permission: error {error["code"]?.ToJsonString()}"
+            : Agent.Text(outcome, "outcome") == "selected"
+                ? $"permission: {Agent.Text(outcome, "optionId")}"
+                : "permission: cancelled");
+    }
+
+    private string Info(Session session)
+    {
+        var args = new JsonArray();
+        foreach (var arg in options.Args)
+        {
+            args.Add(arg);
+        }
+        return new JsonObject
+        {
+            ["cwd"] = session.Cwd,
+            ["mcpServers"] = session.McpServersJson is { } mcp ? JsonNode.Parse(mcp) : null,
+            ["args"] = args,
+            ["restoredVia"] = session.RestoredVia,
+            ["modeId"] = session.ModeId,
+            ["model"] = session.Model,
+            ["thoughtLevel"] = session.ThoughtLevel,
+            ["clientCapabilities"] = clientCapabilitiesJson() is { } caps ? JsonNode.Parse(caps) : null,
+        }.ToJsonString();
+    }
+
+    private void Say(Session session, string text) => wire.Notify(session.Id, MessageChunk(text));
+
+    private static JsonObject Chunk(string kind, string text) => new()
+    {
+        ["sessionUpdate"] = kind,
+        ["content"] = new JsonObject { ["type"] = "text", ["text"] = text },
+    };
+
+    /// <summary>"CODE MESSAGE" when the response is an error, else null.</summary>
+    private static string? Failure(JsonObject response) =>
+        response["error"] is { } error
+            ? $"{error["code"]?.ToJsonString()} {Agent.Text(error, "message")}"
+            : null;
+
+    /// <summary>Splits off the first whitespace-separated word; the rest keeps its inner spacing.</summary>
+    private static (string Word, string Remainder) SplitWord(string text)
+    {
+        var trimmed = text.TrimStart();
+        var end = trimmed.AsSpan().IndexOfAny(" \t\r\n");
+        return end < 0 ? (trimmed, "") : (trimmed[..end], trimmed[end..].TrimStart());
+    }
+}
