@@ -1,7 +1,7 @@
 // AgentOs Quickstart: connect, create a session in VM "quickstart", stream its events live,
 // send one prompt, print the reply, list the persisted sessions.
 //
-//   dotnet run --project samples/Quickstart -- --agent <type> --prompt "<text>" [--env KEY=VALUE]... [--gateway host:port]
+//   dotnet run --project samples/Quickstart -- --agent <type> --prompt "<text>" [--env KEY=VALUE]... [--gateway host:port] [--cluster id]
 using AgentOs;
 using AgentOs.Client;
 
@@ -34,13 +34,16 @@ for (var i = 0; i < args.Length; i++)
             }
 
             break;
+        case "--cluster":
+            options.ClusterId = options.ServiceId = Next();
+            break;
         default: return Fail($"Unknown argument '{args[i]}'.");
     }
 }
 
 if (agent is null || prompt is null)
 {
-    return Fail("Usage: Quickstart --agent <type> --prompt \"<text>\" [--env KEY=VALUE]... [--gateway host:port]");
+    return Fail("Usage: Quickstart --agent <type> --prompt \"<text>\" [--env KEY=VALUE]... [--gateway host:port] [--cluster id]");
 }
 
 try
