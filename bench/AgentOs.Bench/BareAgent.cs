@@ -308,7 +308,7 @@ internal sealed class BareAgent : IAsyncDisposable
 
     private void OnLine(ReadOnlySpan<byte> line)
     {
-        if (line.IsEmpty || line.IsWhiteSpace())
+        if (line.Trim(" \t\r"u8).IsEmpty)
         {
             return;
         }

@@ -15,7 +15,7 @@ internal sealed record MachineInfo(
 {
     public static MachineInfo Collect() => new(
         Environment.ProcessorCount,
-        CpuModel(),
+        ReadCpuModel(),
         MemTotalKiB() / 1024,
         RuntimeInformation.OSDescription,
         RuntimeInformation.FrameworkDescription,
@@ -36,7 +36,7 @@ internal sealed record MachineInfo(
         }
     }
 
-    private static string? CpuModel()
+    private static string? ReadCpuModel()
     {
         try
         {

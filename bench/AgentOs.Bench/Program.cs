@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using AgentOs.Bench;
 
@@ -68,10 +69,10 @@ outPath = outPath is not null
     : Path.Combine(root ?? Environment.CurrentDirectory, "bench", "results", "latest.json");
 var logDirectory = Path.Combine(Path.GetTempPath(), "agentos-bench-logs", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
 var machine = MachineInfo.Collect();
-var date = DateTimeOffset.Now.ToString("yyyy-MM-dd HH:mm:ss zzz", CultureInfo.InvariantCulture);
+var date = DateTimeOffset.Now.ToString("yyyy-MM-ddTHH:mm:sszzz", CultureInfo.InvariantCulture);
 
 var quickPlan = new RunPlan(StreamSizes: [10_000], Concurrent: false);
-var plan = quick ? quickPlan : new RunPlan(StreamSizes: [10_000, 100_000], Concurrent: true);
+var plan = quick ? quickPlan : new RunPlan(StreamSizes: [10_000, 100_000], Concurrent: true, CreateSamples: 5);
 
 Console.Error.WriteLine($"AgentOs bench: {runs} run(s){(quick ? " --quick" : "")}, agent: {agent.Display}");
 Console.Error.WriteLine($"server: {serverDll}");
@@ -124,6 +125,6 @@ var report = new Report(
 Console.WriteLine();
 Console.WriteLine(Reporting.Table(report));
 Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
-await File.WriteAllTextAsync(outPath, JsonSerializer.Serialize(report, BenchJsonContext.Default.Report) + "\n");
+await File.WriteAllTextAsync(outPath, JsonSerializer.Serialize(report, new BenchJsonContext(new JsonSerializerOptions(BenchJsonContext.Default.Options) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }).Report) + "\n");
 Console.WriteLine($"JSON: {outPath}");
 return failedBars.Count == 0 && failedChecks.Count == 0 ? 0 : 1;

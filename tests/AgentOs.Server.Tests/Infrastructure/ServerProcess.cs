@@ -107,6 +107,7 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             if (_process.HasExited)
             {
+                await _process.WaitForExitAsync(); // drains the redirected output too
                 throw new InvalidOperationException($"The server exited with code {_process.ExitCode} before it was ready:\n{Output}");
             }
 
