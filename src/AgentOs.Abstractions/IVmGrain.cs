@@ -22,6 +22,29 @@ public interface IVmGrain : IGrainWithStringKey
     [Alias("CancelPrompt")]
     Task CancelPrompt(string sessionId);
 
+    /// <summary>
+    /// Restarts the agent of a suspended, closed or crashed session and restores its conversation
+    /// (ACP <c>session/load</c>, else <c>session/resume</c>, else a new session primed with context from
+    /// the transcript). Same session id; seq continues. A running session is returned as it is.
+    /// </summary>
+    [Alias("ResumeSession"), ResponseTimeout("00:05:00")]
+    Task<SessionInfo> ResumeSession(string sessionId);
+
+    /// <summary>Stops the session's agent gracefully (stdin closed, then SIGINT, then kill); keeps every event. It can be resumed.</summary>
+    [Alias("CloseSession"), ResponseTimeout("00:01:00")]
+    Task CloseSession(string sessionId);
+
+    /// <summary>Stops the session's agent and deletes the session and all its events.</summary>
+    [Alias("DestroySession"), ResponseTimeout("00:01:00")]
+    Task DestroySession(string sessionId);
+
+    /// <summary>
+    /// Puts the VM to sleep now: its agents stop, its sessions become suspended, the grain deactivates.
+    /// Refused with <see cref="AgentOsErrorCode.SessionBusy"/> while a prompt runs. The next call wakes it.
+    /// </summary>
+    [Alias("Sleep"), ResponseTimeout("00:01:00")]
+    Task Sleep();
+
     /// <summary>Every persisted event of a session, in seq order.</summary>
     [Alias("GetEvents")]
     Task<IReadOnlyList<SessionEvent>> GetEvents(string sessionId);
@@ -29,6 +52,10 @@ public interface IVmGrain : IGrainWithStringKey
     /// <summary>Persisted events with seq &gt; <paramref name="since"/>, at most <paramref name="limit"/> of them.</summary>
     [Alias("GetSequencedEvents")]
     Task<IReadOnlyList<SessionEvent>> GetSequencedEvents(string sessionId, long since, int limit = 10_000);
+
+    /// <summary>The persisted transcript of a session (works while the VM sleeps; never starts an agent).</summary>
+    [Alias("GetSessionEvents")]
+    Task<IReadOnlyList<SessionEvent>> GetSessionEvents(string sessionId);
 
     /// <summary>Every session this VM has persisted, newest first.</summary>
     [Alias("ListPersistedSessions")]

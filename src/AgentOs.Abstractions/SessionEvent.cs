@@ -36,6 +36,12 @@ public static class AgentOsEventMethods
     /// <summary>The ACP session was set up: <c>{ "acpSessionId", "agentInfo", "capabilities" }</c>.</summary>
     public const string SessionStart = "_agentos/session_start";
 
+    /// <summary>
+    /// A suspended session was restored: <c>{ "acpSessionId", "restore": "load" | "resume" | "context",
+    /// "replayedNotifications", "contextChars", "agentInfo" }</c>.
+    /// </summary>
+    public const string Resume = "_agentos/resume";
+
     /// <summary>The agent wrote a line that is not ACP JSON: <c>{ "reason", "preview", "count" }</c> (first 20 per session).</summary>
     public const string MalformedOutput = "_agentos/malformed_output";
 

@@ -87,11 +87,21 @@ public sealed partial class AcpConnection : IAsyncDisposable
     public void Start() => _readLoop = Task.Run(ReadLoopAsync);
 
     /// <summary>Sends a request with typed params and result.</summary>
+    /// <param name="method">The ACP method.</param>
+    /// <param name="parameters">Its params.</param>
+    /// <param name="paramsType">Source-generated serializer metadata of the params.</param>
+    /// <param name="resultType">Source-generated serializer metadata of the result.</param>
+    /// <param name="timeout">Covers writing the request and waiting for its answer; default <see cref="AcpConnectionOptions.DefaultRequestTimeout"/>.</param>
+    /// <param name="cancellationToken">Stops waiting (the agent is not told; ACP cancels turns with <c>session/cancel</c>).</param>
+    /// <param name="onResponse">
+    /// Runs on the read loop the moment the response line is read, before any later line is
+    /// processed: a precise boundary between what the agent sent before its answer and after.
+    /// </param>
     public async Task<TResult> SendRequestAsync<TParams, TResult>(
         string method, TParams parameters, JsonTypeInfo<TParams> paramsType, JsonTypeInfo<TResult> resultType,
-        TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+        TimeSpan? timeout = null, CancellationToken cancellationToken = default, Action? onResponse = null)
     {
-        var result = await SendRequestCoreAsync(method, w => JsonSerializer.Serialize(w, parameters, paramsType), timeout, cancellationToken).ConfigureAwait(false);
+        var result = await SendRequestCoreAsync(method, w => JsonSerializer.Serialize(w, parameters, paramsType), timeout, cancellationToken, onResponse).ConfigureAwait(false);
         if (result.ValueKind is JsonValueKind.Null or JsonValueKind.Undefined)
         {
             throw new AcpException($"The agent answered '{method}' with no result.");
@@ -128,11 +138,11 @@ public sealed partial class AcpConnection : IAsyncDisposable
             JsonSerializer.Serialize(w, parameters, paramsType);
         }, cancellationToken);
 
-    private async Task<JsonElement> SendRequestCoreAsync(string method, Action<Utf8JsonWriter>? writeParams, TimeSpan? timeout, CancellationToken cancellationToken)
+    private async Task<JsonElement> SendRequestCoreAsync(string method, Action<Utf8JsonWriter>? writeParams, TimeSpan? timeout, CancellationToken cancellationToken, Action? onResponse = null)
     {
         ThrowIfClosed();
         var id = Interlocked.Increment(ref _lastId);
-        var pending = new PendingRequest(method);
+        var pending = new PendingRequest(method) { OnResponse = onResponse };
         _pending[id] = pending;
         var limit = timeout ?? _options.DefaultRequestTimeout;
         // One deadline for the whole request: an agent that stops reading its stdin times out too.
@@ -505,6 +515,15 @@ public sealed partial class AcpConnection : IAsyncDisposable
             return;
         }
 
+        try
+        {
+            pending.OnResponse?.Invoke();
+        }
+        catch (Exception ex)
+        {
+            LogHandlerFailed(_logger, _options.Name, pending.Method, ex);
+        }
+
         if (root.TryGetProperty("error"u8, out var error) && error.ValueKind == JsonValueKind.Object)
         {
             var code = error.TryGetProperty("code"u8, out var c) && c.TryGetInt32(out var ci) ? ci : JsonRpcErrorCodes.InternalError;
@@ -583,6 +602,8 @@ public sealed partial class AcpConnection : IAsyncDisposable
         public string Method { get; } = method;
 
         public TaskCompletionSource<JsonElement> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Action? OnResponse { get; init; }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Agent}: skipped a line from the agent ({Reason}): {Preview}")]

@@ -92,6 +92,14 @@ public sealed class LoadSessionRequest
     [JsonPropertyName("mcpServers")] public IReadOnlyList<McpServerWire> McpServers { get; init; } = [];
 }
 
+/// <summary>ACP <c>session/resume</c> (an unstable capability under <c>sessionCapabilities.resume</c>).</summary>
+public sealed class ResumeSessionRequest
+{
+    [JsonPropertyName("sessionId")] public required string SessionId { get; init; }
+    [JsonPropertyName("cwd")] public required string Cwd { get; init; }
+    [JsonPropertyName("mcpServers")] public IReadOnlyList<McpServerWire> McpServers { get; init; } = [];
+}
+
 /// <summary>The reply to session/new, session/load and session/resume.</summary>
 public sealed class SessionSetupResponse
 {
@@ -252,6 +260,7 @@ public sealed class AcpErrorObject
 [JsonSerializable(typeof(Implementation))]
 [JsonSerializable(typeof(NewSessionRequest))]
 [JsonSerializable(typeof(LoadSessionRequest))]
+[JsonSerializable(typeof(ResumeSessionRequest))]
 [JsonSerializable(typeof(SessionSetupResponse))]
 [JsonSerializable(typeof(PromptRequest))]
 [JsonSerializable(typeof(PromptResponse))]

@@ -16,16 +16,30 @@ namespace AgentOs;
 /// session table needs no lock; agents' output never enters the grain, it goes from each
 /// session's read loop straight into the <see cref="EventPipeline"/>.
 /// </summary>
+/// <remarks>
+/// Sleep: the grain deactivates when idle for <see cref="AgentOsOptions.VmIdleTimeout"/> (Orleans
+/// never collects a grain with a call in flight, so never during a prompt) or on <see cref="Sleep"/>.
+/// Deactivation stops every agent and marks its session suspended; activation marks sessions a
+/// killed server left active as suspended. History needs no agent.
+/// </remarks>
 [Reentrant]
-internal sealed class VmGrain(IOptions<AgentOsOptions> options, AgentTypeRegistry agentTypes, ILogger<VmGrain> logger) : Grain, IVmGrain
+internal sealed class VmGrain(
+    IOptions<AgentOsOptions> options,
+    AgentTypeRegistry agentTypes,
+    SessionOptionsProtector protector,
+    ILogger<VmGrain> logger) : Grain, IVmGrain
 {
     private readonly Dictionary<string, AgentSession> _sessions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Task<AgentSession>> _starting = new(StringComparer.Ordinal);
     private readonly AgentOsOptions _options = options.Value;
     private VmPaths _paths = null!;
     private VmStore _store = null!;
     private EventPipeline _events = null!;
+    private int _runningPrompts;
 
     private string Id => this.GetPrimaryKeyString();
+
+    private SessionContext Context => new(Id, _paths, _events, _options, logger);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -43,7 +57,7 @@ internal sealed class VmGrain(IOptions<AgentOsOptions> options, AgentTypeRegistr
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         Log.VmDeactivating(logger, Id, reason.Description, _sessions.Count);
-        await Task.WhenAll(_sessions.Values.Select(StopSessionAsync));
+        await Task.WhenAll(_sessions.Values.Select(s => StopSessionAsync(s, SessionStatus.Suspended)));
         _sessions.Clear();
         await _events.DisposeAsync();
         _store.Dispose();
@@ -58,35 +72,12 @@ internal sealed class VmGrain(IOptions<AgentOsOptions> options, AgentTypeRegistr
         McpServerMapping.Validate(options.McpServers);
 
         var sessionId = Guid.CreateVersion7().ToString("N");
-        _store.InsertSession(new SessionRecord(sessionId, type.Name, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), SessionStatus.Active, cwd, null, "{}"));
-        AgentSession? session = null;
-        try
-        {
-            var context = new SessionContext(Id, _paths, _events, _options, logger);
-            session = await AgentSession.StartAsync(context, sessionId, type, options, cwd, CancellationToken.None);
-            _store.UpdateSession(sessionId, SessionStatus.Active, session.AcpSessionId);
-            _sessions[sessionId] = session;
-            return session.Info;
-        }
-        catch (Exception ex)
-        {
-            Log.SessionStartFailed(logger, Id, sessionId, ex.Message);
-            if (session is not null)
-            {
-                await session.StopAsync();
-                await session.DisposeAsync();
-            }
-
-            _store.UpdateSession(sessionId, SessionStatus.Crashed);
-            if (ex is AgentOsException)
-            {
-                throw;
-            }
-
-            // Only AgentOs' own exception types cross the wire; the cause is in the server log.
-            throw new AgentOsException(AgentOsErrorCode.AgentStartFailed, $"Could not start agent '{type.Name}': {ex.Message}") { SessionId = sessionId };
-        }
+        _store.InsertSession(new SessionRecord(sessionId, type.Name, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), SessionStatus.Active, cwd, null, protector.Protect(options)));
+        var session = await StartAsync(sessionId, type, options, cwd, resume: null);
+        return session.Info;
     }
+
+    public async Task<SessionInfo> ResumeSession(string sessionId) => (await LiveOrResumedAsync(sessionId)).Info;
 
     public async Task<PromptResult> SendPrompt(string sessionId, string prompt)
     {
@@ -101,20 +92,64 @@ internal sealed class VmGrain(IOptions<AgentOsOptions> options, AgentTypeRegistr
                 $"The prompt has {prompt.Length} characters; the limit is {_options.MaxPromptLength} (AgentOs:MaxPromptLength).") { SessionId = sessionId };
         }
 
-        var session = LiveSession(sessionId);
+        // A prompt to a suspended session resumes it first.
+        var session = await LiveOrResumedAsync(sessionId);
+        _runningPrompts++;
         try
         {
             return await session.PromptAsync(prompt, CancellationToken.None);
         }
         finally
         {
+            _runningPrompts--;
             await ForgetIfExitedAsync(session);
         }
     }
 
     public Task CancelPrompt(string sessionId) => LiveSession(sessionId).CancelAsync();
 
+    public async Task CloseSession(string sessionId)
+    {
+        RequirePersisted(sessionId);
+        if (_sessions.Remove(sessionId, out var session))
+        {
+            await StopSessionAsync(session, SessionStatus.Closed);
+        }
+        else
+        {
+            _store.UpdateSession(sessionId, SessionStatus.Closed);
+        }
+    }
+
+    public async Task DestroySession(string sessionId)
+    {
+        RequirePersisted(sessionId);
+        if (_sessions.Remove(sessionId, out var session))
+        {
+            await StopSessionAsync(session, SessionStatus.Closed);
+        }
+
+        // Everything the agent said is through the pipeline before its rows go.
+        await _events.FlushAsync();
+        _store.DeleteSession(sessionId);
+        await _events.ForgetSessionAsync(sessionId);
+    }
+
+    public Task Sleep()
+    {
+        if (_runningPrompts > 0)
+        {
+            throw new AgentOsException(AgentOsErrorCode.SessionBusy,
+                $"VM '{Id}' has {_runningPrompts} prompt(s) running; it sleeps only when idle. Cancel them first (CancelPrompt).");
+        }
+
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
     public Task<IReadOnlyList<SessionEvent>> GetEvents(string sessionId) => GetSequencedEvents(sessionId, 0, int.MaxValue);
+
+    public Task<IReadOnlyList<SessionEvent>> GetSessionEvents(string sessionId) => GetSequencedEvents(sessionId, 0, int.MaxValue);
 
     public async Task<IReadOnlyList<SessionEvent>> GetSequencedEvents(string sessionId, long since, int limit = 10_000)
     {
@@ -132,6 +167,60 @@ internal sealed class VmGrain(IOptions<AgentOsOptions> options, AgentTypeRegistr
     public Task<IReadOnlyList<string>> ListSessions() =>
         Task.FromResult<IReadOnlyList<string>>(_sessions.Where(s => !s.Value.Exited.IsCompleted).Select(s => s.Key).ToList());
 
+    /// <summary>The running session, or the suspended one restarted and restored. Concurrent callers share one restart.</summary>
+    private async Task<AgentSession> LiveOrResumedAsync(string sessionId)
+    {
+        if (_sessions.TryGetValue(sessionId ?? "", out var live))
+        {
+            if (!live.Exited.IsCompleted)
+            {
+                return live;
+            }
+
+            await ForgetIfExitedAsync(live);
+        }
+
+        if (_starting.TryGetValue(sessionId ?? "", out var pending))
+        {
+            return await pending;
+        }
+
+        var record = (string.IsNullOrEmpty(sessionId) ? null : _store.GetSession(sessionId)) ?? throw UnknownSession(sessionId);
+        var type = agentTypes.Resolve(record.AgentType);
+        var options = protector.Unprotect(sessionId!, record.OptionsJson);
+        var plan = new ResumePlan(record.AcpSessionId, () => _store.ReadEvents(sessionId!, 0, int.MaxValue));
+        return await StartAsync(sessionId!, type, options, record.Cwd, plan);
+    }
+
+    private async Task<AgentSession> StartAsync(string sessionId, AgentTypeDefinition type, CreateSessionOptions options, string cwd, ResumePlan? resume)
+    {
+        var starting = AgentSession.StartAsync(Context, sessionId, type, options, cwd, resume, CancellationToken.None);
+        _starting[sessionId] = starting;
+        try
+        {
+            var session = await starting;
+            _store.UpdateSession(sessionId, SessionStatus.Active, session.AcpSessionId);
+            _sessions[sessionId] = session;
+            return session;
+        }
+        catch (Exception ex)
+        {
+            Log.SessionStartFailed(logger, Id, sessionId, ex.Message);
+            _store.UpdateSession(sessionId, SessionStatus.Crashed);
+            if (ex is AgentOsException)
+            {
+                throw;
+            }
+
+            // Only AgentOs' own exception types cross the wire; the cause is in the server log.
+            throw new AgentOsException(AgentOsErrorCode.AgentStartFailed, $"Could not start agent '{type.Name}': {ex.Message}") { SessionId = sessionId };
+        }
+        finally
+        {
+            _starting.Remove(sessionId);
+        }
+    }
+
     private AgentSession LiveSession(string sessionId)
     {
         if (_sessions.TryGetValue(sessionId ?? "", out var session))
@@ -141,17 +230,21 @@ internal sealed class VmGrain(IOptions<AgentOsOptions> options, AgentTypeRegistr
 
         var persisted = string.IsNullOrEmpty(sessionId) ? null : _store.GetSession(sessionId);
         throw persisted is null
-            ? new AgentOsException(AgentOsErrorCode.UnknownSession, $"VM '{Id}' has no session '{sessionId}'. ListPersistedSessions() lists the ones it has.") { SessionId = sessionId }
-            : new AgentOsException(AgentOsErrorCode.UnknownSession, $"Session '{sessionId}' in VM '{Id}' is {persisted.Status.ToString().ToLowerInvariant()}: its agent is not running.") { SessionId = sessionId };
+            ? UnknownSession(sessionId)
+            : new AgentOsException(AgentOsErrorCode.UnknownSession,
+                $"Session '{sessionId}' in VM '{Id}' is {persisted.Status.ToString().ToLowerInvariant()}: its agent is not running. ResumeSession restarts it.") { SessionId = sessionId };
     }
 
     private void RequirePersisted(string sessionId)
     {
         if (!_sessions.ContainsKey(sessionId ?? "") && (string.IsNullOrEmpty(sessionId) || _store.GetSession(sessionId) is null))
         {
-            throw new AgentOsException(AgentOsErrorCode.UnknownSession, $"VM '{Id}' has no session '{sessionId}'.") { SessionId = sessionId };
+            throw UnknownSession(sessionId);
         }
     }
+
+    private AgentOsException UnknownSession(string? sessionId) =>
+        new(AgentOsErrorCode.UnknownSession, $"VM '{Id}' has no session '{sessionId}'. ListPersistedSessions() lists the ones it has.") { SessionId = sessionId };
 
     private async Task ForgetIfExitedAsync(AgentSession session)
     {
@@ -165,10 +258,11 @@ internal sealed class VmGrain(IOptions<AgentOsOptions> options, AgentTypeRegistr
         await session.DisposeAsync();
     }
 
-    private async Task StopSessionAsync(AgentSession session)
+    private async Task StopSessionAsync(AgentSession session, SessionStatus status)
     {
+        var crashedBefore = session.Exited.IsCompleted && !(await session.Exited).Expected;
         await session.StopAsync();
-        _store.UpdateSession(session.SessionId, SessionStatus.Suspended);
+        _store.UpdateSession(session.SessionId, crashedBefore ? SessionStatus.Crashed : status);
         await session.DisposeAsync();
     }
 

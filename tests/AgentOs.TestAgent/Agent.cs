@@ -221,13 +221,17 @@ internal sealed class Agent
     private void Prompt(JsonNode id, JsonObject parameters)
     {
         var session = Find(parameters);
+        // The first text block is the user's prompt and picks the script; echo shows every block
+        // (AgentOs appends restored context as a further block).
         var text = new StringBuilder();
+        string? command = null;
         if (parameters["prompt"] is JsonArray blocks)
         {
             foreach (var block in blocks)
             {
                 if (Text(block, "type") == "text")
                 {
+                    command ??= Text(block, "text");
                     text.Append(Text(block, "text"));
                 }
             }
@@ -241,7 +245,7 @@ internal sealed class Agent
             string stopReason;
             try
             {
-                stopReason = await _scripts.RunAsync(session, text.ToString(), token);
+                stopReason = await _scripts.RunAsync(session, command ?? "", text.ToString(), token);
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {

@@ -24,10 +24,10 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
 
     public static JsonObject MessageChunk(string text) => Chunk("agent_message_chunk", text);
 
-    /// <summary>Runs the script for <paramref name="text"/> and returns the stop reason.</summary>
-    public async Task<string> RunAsync(Session session, string text, CancellationToken cancellationToken)
+    /// <summary>Runs the script named by the first word of <paramref name="command"/> and returns the stop reason; echo repeats <paramref name="text"/> (every text block).</summary>
+    public async Task<string> RunAsync(Session session, string command, string text, CancellationToken cancellationToken)
     {
-        var (command, rest) = SplitWord(text);
+        (command, var rest) = SplitWord(command);
         switch (command)
         {
             case "chunks" when int.TryParse(rest, CultureInfo.InvariantCulture, out var count):

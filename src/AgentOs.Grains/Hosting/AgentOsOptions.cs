@@ -26,6 +26,12 @@ public sealed class AgentOsOptions
     /// <summary>How long an agent gets to exit after its stdin closes, before it is terminated. Default 2 s.</summary>
     public TimeSpan AgentStopGracePeriod { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// A VM with no call for this long goes to sleep: its agents stop, its sessions become suspended.
+    /// Never while a prompt runs. Default 15 minutes.
+    /// </summary>
+    public TimeSpan VmIdleTimeout { get; set; } = TimeSpan.FromMinutes(15);
+
     /// <summary>Largest prompt accepted, in characters. Default 1,000,000.</summary>
     public int MaxPromptLength { get; set; } = 1_000_000;
 

@@ -1,4 +1,11 @@
 using AgentOs.Agents;
+using AgentOs.Sessions;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.DataProtection.Repositories;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -25,7 +32,25 @@ public static class SiloBuilderExtensions
         }
 
         options.Validate(o => !string.IsNullOrWhiteSpace(o.DataDirectory), "AgentOs:DataDirectory must not be empty.");
+        options.Validate(o => o.VmIdleTimeout >= TimeSpan.FromSeconds(1), "AgentOs:VmIdleTimeout must be at least one second.");
         silo.Services.AddSingleton<AgentTypeRegistry>();
+        silo.Services.AddSingleton<SessionOptionsProtector>();
+
+        // Session options (Env may hold API keys) are stored encrypted; keys live under <data>/keys.
+        silo.Services.AddDataProtection().SetApplicationName("AgentOs");
+        silo.Services.AddOptions<KeyManagementOptions>().Configure<IOptions<AgentOsOptions>, ILoggerFactory>((keys, agentOs, loggers) =>
+            keys.XmlRepository = new FileSystemXmlRepository(new DirectoryInfo(Path.Combine(agentOs.Value.DataDirectoryFullPath, "keys")), loggers));
+
+        // Sleep: an idle VM grain deactivates after VmIdleTimeout.
+        silo.Services.AddOptions<GrainCollectionOptions>().Configure<IOptions<AgentOsOptions>>((collection, agentOs) =>
+        {
+            var idle = agentOs.Value.VmIdleTimeout;
+            collection.ClassSpecificCollectionAge[typeof(VmGrain).FullName!] = idle;
+            if (collection.CollectionQuantum > idle / 2)
+            {
+                collection.CollectionQuantum = idle / 2;
+            }
+        });
         silo.AddMemoryStreams(AgentOsNames.StreamProvider);
         silo.AddMemoryGrainStorage("PubSubStore");
         return silo;

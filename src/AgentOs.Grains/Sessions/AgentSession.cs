@@ -12,6 +12,9 @@ namespace AgentOs.Sessions;
 /// <summary>What a session needs from its VM.</summary>
 internal sealed record SessionContext(string VmId, VmPaths Paths, EventPipeline Events, AgentOsOptions Options, ILogger Logger);
 
+/// <summary>How to restore a suspended session: its agent's own session id, and its transcript for the fallback.</summary>
+internal sealed record ResumePlan(string? AcpSessionId, Func<IReadOnlyList<SessionEvent>> ReadTranscript);
+
 /// <summary>
 /// One live session: an agent process, its ACP connection, and the client side of ACP. Runs off the
 /// grain's turn where it must: the read loop calls <see cref="OnNotificationAsync"/> and
@@ -30,7 +33,10 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     private AgentProcess _process = null!;
     private AcpConnection _connection = null!;
     private volatile bool _stopping;
+    private volatile bool _restoring;
     private int _malformedLines;
+    private int _replayedNotifications;
+    private string? _pendingContext;
 
     private AgentSession(SessionContext context, string sessionId, AgentTypeDefinition agentType)
     {
@@ -56,15 +62,30 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
 
     private AgentOsOptions Options => _context.Options;
 
-    /// <summary>Spawns the agent, records its start, and runs <c>initialize</c> + <c>session/new</c>.</summary>
-    public static async Task<AgentSession> StartAsync(SessionContext context, string sessionId, AgentTypeDefinition agentType, CreateSessionOptions options, string vmCwd, CancellationToken cancellationToken)
+    /// <summary>
+    /// Spawns the agent, records its start, runs <c>initialize</c>, then <c>session/new</c> — or, with a
+    /// <paramref name="resume"/> plan, restores the conversation: <c>session/load</c> when the agent
+    /// advertises it, else <c>session/resume</c>, else a new session whose first prompt carries context
+    /// drawn from the transcript.
+    /// </summary>
+    public static async Task<AgentSession> StartAsync(SessionContext context, string sessionId, AgentTypeDefinition agentType, CreateSessionOptions options, string vmCwd, ResumePlan? resume, CancellationToken cancellationToken)
     {
         var session = new AgentSession(context, sessionId, agentType);
-        await session.StartCoreAsync(options, vmCwd, cancellationToken);
+        try
+        {
+            await session.StartCoreAsync(options, vmCwd, resume, cancellationToken);
+        }
+        catch
+        {
+            await session.StopAsync();
+            await session.DisposeAsync();
+            throw;
+        }
+
         return session;
     }
 
-    private async Task StartCoreAsync(CreateSessionOptions options, string vmCwd, CancellationToken cancellationToken)
+    private async Task StartCoreAsync(CreateSessionOptions options, string vmCwd, ResumePlan? resume, CancellationToken cancellationToken)
     {
         var started = Stopwatch.StartNew();
         var launch = new AgentLaunch(AgentType.Command, AgentType.Args, BuildEnvironment(options), _context.Paths.ToHost(vmCwd));
@@ -95,22 +116,70 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
 
         var capabilities = init.AgentCapabilities;
         var mcpServers = McpServerMapping.ToWire(options.McpServers, capabilities);
-        var setup = await CallAgentAsync(AcpMethods.SessionNew, () => _connection.SendRequestAsync(
-            AcpMethods.SessionNew,
-            new NewSessionRequest { Cwd = vmCwd, McpServers = mcpServers },
-            AcpJsonContext.Default.NewSessionRequest, AcpJsonContext.Default.SessionSetupResponse, Options.NewSessionTimeout, cancellationToken));
+        var (setup, path) = resume is null
+            ? (await NewSessionAsync(vmCwd, mcpServers, cancellationToken), "new")
+            : await RestoreAsync(resume, capabilities, vmCwd, mcpServers, cancellationToken);
 
-        AcpSessionId = setup.SessionId ?? throw new AgentOsException(AgentOsErrorCode.AgentProtocolError,
+        AcpSessionId = setup.SessionId ?? (path is "load" or "resume" ? resume!.AcpSessionId : null) ?? throw new AgentOsException(AgentOsErrorCode.AgentProtocolError,
             $"The agent '{AgentType.Name}' answered session/new without a sessionId.") { SessionId = SessionId };
         Info = SessionInfoMapping.Create(SessionId, AgentType.Name, AcpSessionId, _process.Pid, init, setup);
-        Events.Append(SessionId, AgentOsEventMethods.SessionStart, Json(w =>
+        Events.Append(SessionId, resume is null ? AgentOsEventMethods.SessionStart : AgentOsEventMethods.Resume, Json(w =>
         {
             w.WriteString("acpSessionId", AcpSessionId);
-            w.WriteString("restore", "new");
+            w.WriteString("restore", path);
+            if (resume is not null)
+            {
+                w.WriteNumber("replayedNotifications", _replayedNotifications);
+                w.WriteNumber("contextChars", _pendingContext?.Length ?? 0);
+            }
+
             w.WritePropertyName("agentInfo");
             JsonSerializer.Serialize(w, init.AgentInfo, AcpJsonContext.Default.Implementation);
         }));
         Log.SessionStarted(_context.Logger, _context.VmId, SessionId, AgentType.Name, _process.Pid, started.ElapsedMilliseconds);
+    }
+
+    private Task<SessionSetupResponse> NewSessionAsync(string vmCwd, IReadOnlyList<McpServerWire> mcpServers, CancellationToken cancellationToken) =>
+        CallAgentAsync(AcpMethods.SessionNew, () => _connection.SendRequestAsync(
+            AcpMethods.SessionNew,
+            new NewSessionRequest { Cwd = vmCwd, McpServers = mcpServers },
+            AcpJsonContext.Default.NewSessionRequest, AcpJsonContext.Default.SessionSetupResponse, Options.NewSessionTimeout, cancellationToken));
+
+    private async Task<(SessionSetupResponse Setup, string Path)> RestoreAsync(ResumePlan resume, AgentCapabilitiesWire? capabilities, string vmCwd, IReadOnlyList<McpServerWire> mcpServers, CancellationToken cancellationToken)
+    {
+        var canResume = capabilities is not null && capabilities.SessionCapabilities.ValueKind == JsonValueKind.Object && capabilities.SessionCapabilities.TryGetProperty("resume", out _);
+        if (resume.AcpSessionId is { } acpSessionId && capabilities?.LoadSession == true)
+        {
+            // The agent replays the conversation as notifications before it answers; the transcript
+            // has them already, so they are counted, not stored twice. The reply ends the window.
+            _restoring = true;
+            try
+            {
+                var loaded = await CallAgentAsync(AcpMethods.SessionLoad, () => _connection.SendRequestAsync(
+                    AcpMethods.SessionLoad,
+                    new LoadSessionRequest { SessionId = acpSessionId, Cwd = vmCwd, McpServers = mcpServers },
+                    AcpJsonContext.Default.LoadSessionRequest, AcpJsonContext.Default.SessionSetupResponse, Options.NewSessionTimeout, cancellationToken,
+                    onResponse: () => _restoring = false));
+                return (loaded, "load");
+            }
+            finally
+            {
+                _restoring = false;
+            }
+        }
+
+        if (resume.AcpSessionId is { } resumeId && canResume)
+        {
+            var resumed = await CallAgentAsync(AcpMethods.SessionResume, () => _connection.SendRequestAsync(
+                AcpMethods.SessionResume,
+                new ResumeSessionRequest { SessionId = resumeId, Cwd = vmCwd, McpServers = mcpServers },
+                AcpJsonContext.Default.ResumeSessionRequest, AcpJsonContext.Default.SessionSetupResponse, Options.NewSessionTimeout, cancellationToken));
+            return (resumed, "resume");
+        }
+
+        var fresh = await NewSessionAsync(vmCwd, mcpServers, cancellationToken);
+        _pendingContext = TranscriptContext.Build(resume.ReadTranscript());
+        return (fresh, "context");
     }
 
     private Dictionary<string, string> BuildEnvironment(CreateSessionOptions options)
@@ -147,7 +216,13 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
         try
         {
             ThrowIfExited();
-            var prompt = new PromptRequest { SessionId = AcpSessionId!, Prompt = [new TextContentBlock { Text = text }] };
+            // After a fallback restore, the first prompt carries the earlier conversation.
+            var context = Interlocked.Exchange(ref _pendingContext, null);
+            var prompt = new PromptRequest
+            {
+                SessionId = AcpSessionId!,
+                Prompt = context is null ? [new TextContentBlock { Text = text }] : [new TextContentBlock { Text = text }, new TextContentBlock { Text = context }],
+            };
             Events.Append(SessionId, AgentOsEventMethods.Prompt, JsonSerializer.Serialize(prompt, AcpJsonContext.Default.PromptRequest));
             lock (_textLock)
             {
@@ -304,6 +379,11 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     public async Task<AgentExit> StopAsync()
     {
         _stopping = true;
+        if (_process is null || _connection is null)
+        {
+            return new AgentExit(null, "", Expected: true); // never started
+        }
+
         if (!_exited.Task.IsCompleted)
         {
             await _connection.CloseOutputAsync();
@@ -337,6 +417,12 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     /// <inheritdoc />
     public ValueTask OnNotificationAsync(AcpIncomingMessage notification)
     {
+        if (_restoring)
+        {
+            Interlocked.Increment(ref _replayedNotifications);
+            return ValueTask.CompletedTask;
+        }
+
         if (notification.Method == AcpMethods.SessionUpdate)
         {
             CaptureTurnText(notification.Params);

@@ -124,6 +124,18 @@ internal sealed class VmStore : IDisposable
         }
     }
 
+    /// <summary>Deletes a session and every event of it, in one transaction.</summary>
+    public void DeleteSession(string sessionId)
+    {
+        lock (_writeLock)
+        {
+            using var tx = _writer.BeginTransaction();
+            _writer.Execute("DELETE FROM events WHERE session_id = $id", new { id = sessionId }, tx);
+            _writer.Execute("DELETE FROM sessions WHERE session_id = $id", new { id = sessionId }, tx);
+            tx.Commit();
+        }
+    }
+
     /// <summary>Marks sessions left active by a previous run (crash, kill) as suspended.</summary>
     public int SuspendActiveSessions()
     {

@@ -10,6 +10,8 @@ public static class TestAgents
     public const string GarbageThenExit = "test-garbage";
     public const string HangsOnNew = "test-hang";
     public const string Chatty = "test-chatty";
+    public const string LoadsSessions = "test-load";
+    public const string ResumesSessions = "test-resume";
 
     public static Dictionary<string, AgentTypeOptions> All() => new(StringComparer.Ordinal)
     {
@@ -18,6 +20,8 @@ public static class TestAgents
         [GarbageThenExit] = Make("--garbage-then-exit"),
         [HangsOnNew] = Make("--hang-on-new"),
         [Chatty] = Make("--chatty"),
+        [LoadsSessions] = Make("--load-session"),
+        [ResumesSessions] = Make("--resume-session"),
     };
 
     public static AgentTypeOptions Make(params string[] flags) => new()

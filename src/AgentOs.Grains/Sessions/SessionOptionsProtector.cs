@@ -1,0 +1,43 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.DataProtection;
+
+namespace AgentOs.Sessions;
+
+/// <summary>
+/// What resume needs from <see cref="CreateSessionOptions"/> (Env holds API keys, MCP servers may
+/// carry tokens), kept in the VM database only encrypted with ASP.NET Core Data Protection. The keys
+/// live under <c>&lt;data&gt;/keys</c>: the database file alone reveals nothing.
+/// </summary>
+internal sealed class SessionOptionsProtector(IDataProtectionProvider provider)
+{
+    private readonly IDataProtector _protector = provider.CreateProtector("AgentOs.SessionOptions.v1");
+
+    public string Protect(CreateSessionOptions options) =>
+        _protector.Protect(JsonSerializer.Serialize(options, SessionOptionsJsonContext.Default.CreateSessionOptions));
+
+    /// <summary>The stored options, or a typed error when they cannot be decrypted (keys lost or replaced).</summary>
+    public CreateSessionOptions Unprotect(string sessionId, string protectedOptions)
+    {
+        if (string.IsNullOrEmpty(protectedOptions) || protectedOptions == "{}")
+        {
+            return new CreateSessionOptions();
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(_protector.Unprotect(protectedOptions), SessionOptionsJsonContext.Default.CreateSessionOptions)
+                ?? new CreateSessionOptions();
+        }
+        catch (CryptographicException)
+        {
+            throw new AgentOsException(AgentOsErrorCode.InvalidArgument,
+                $"The stored options of session '{sessionId}' cannot be decrypted (the Data Protection keys under <data>/keys were lost or replaced). Create a new session.")
+            { SessionId = sessionId };
+        }
+    }
+}
+
+[JsonSerializable(typeof(CreateSessionOptions))]
+internal sealed partial class SessionOptionsJsonContext : JsonSerializerContext;
