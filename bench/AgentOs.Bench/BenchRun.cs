@@ -31,6 +31,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
     private ServerProcess _server = null!;
     private AgentOsClient _client = null!;
     private readonly List<(VmHandle Vm, string SessionId)> _memSessions = [];
+    private bool _phaseFailed;
 
     public async Task ExecuteAsync()
     {
@@ -43,12 +44,12 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
             {
                 await Phase("memory", MemoryAsync);
                 await Phase("CreateSession latency", CreateLatencyAsync);
-                await Phase("prompt round trip and cancel", PromptAndCancelAsync);
-                await Phase("streaming", StreamingAsync);
-                await Phase("replay", ReplayAsync);
+                await Phase("prompt round trip and cancel", PromptAndCancelAsync, "prompt1", "cancel");
+                await Phase("streaming", StreamingAsync, plan.StreamSizes.Select(n => $"stream.chunks{n}").ToArray());
+                await Phase("replay", ReplayAsync, "replay11000");
                 if (plan.Concurrent)
                 {
-                    await Phase("50 concurrent sessions", ConcurrentAsync);
+                    await Phase("50 concurrent sessions", ConcurrentAsync, "concurrent");
                 }
 
                 recorder.Add("rss.end", _server.RssMiB());
@@ -59,7 +60,10 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
                 await _client.DisposeAsync();
             }
 
-            recorder.Pass("run");
+            if (!_phaseFailed)
+            {
+                recorder.Pass("run");
+            }
         }
         catch (Exception ex)
         {
@@ -71,16 +75,28 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
         }
     }
 
-    private async Task Phase(string name, Func<Task> body)
+    /// <summary>Runs a phase; when it throws, the run and the phase's checks (if it did not record them yet) fail.</summary>
+    private async Task Phase(string name, Func<Task> body, params string[] checkIds)
     {
         Progress(name);
+        var before = checkIds.Select(id => recorder.Check(id)).Select(c => c.Passed + c.Failures.Count).ToArray();
         try
         {
             await body();
         }
         catch (Exception ex) when (!_server.HasExited)
         {
-            Fail("run", $"{label}, phase '{name}': {ex.GetType().Name}: {ex.Message}");
+            var message = $"{label}, phase '{name}': {ex.GetType().Name}: {ex.Message}";
+            _phaseFailed = true;
+            Fail("run", message);
+            for (var i = 0; i < checkIds.Length; i++)
+            {
+                var (passed, failures) = recorder.Check(checkIds[i]);
+                if (passed + failures.Count == before[i])
+                {
+                    recorder.Fail(checkIds[i], message);
+                }
+            }
         }
     }
 
@@ -91,6 +107,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
         var connected = _server.SinceStart;
         await _client.Vm("probe").ListPersistedSessionsAsync();
         var ready = _server.SinceStart;
+        recorder.Add("startup.cpu", _server.CpuMs());
         recorder.Add("startup.ready", ready.TotalMilliseconds);
         recorder.Add("startup.healthz", healthy.TotalMilliseconds);
         recorder.Add("startup.connect", (connected - healthy).TotalMilliseconds);
@@ -103,6 +120,9 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
     {
         await Task.Delay(1000);
         recorder.Add("rss.idle", _server.RssMiB());
+        recorder.Add("rss.idle.anon", _server.RssMiB("RssAnon"));
+        recorder.Add("rss.idle.file", _server.RssMiB("RssFile"));
+        recorder.Add("rss.idle.shmem", _server.RssMiB("RssShmem"));
 
         var stopwatch = Stopwatch.StartNew();
         var first = _client.Vm("mem-0");
@@ -125,10 +145,18 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
     /// <summary>Bare handshake, then first CreateSession in a new VM; bare again, then the next in that VM. Paired per sample.</summary>
     private async Task CreateLatencyAsync()
     {
-        List<double> bare = [], first = [], next = [], firstAdds = [], nextAdds = [], firstRatio = [], nextRatio = [];
+        List<double> bare = [], first = [], next = [], firstAdds = [], nextAdds = [], firstRatio = [], nextRatio = [], warmCalls = [], activations = [];
         using var work = new TempDirectory("agentos-bench-bare");
         for (var k = 0; k < plan.CreateSamples; k++)
         {
+            // Breakdown (info): a plain grain call on an active VM (the startup probe), and the activation of a new VM.
+            var watch = Stopwatch.StartNew();
+            await _client.Vm("probe").ListSessionsAsync();
+            warmCalls.Add(watch.Elapsed.TotalMilliseconds);
+            watch.Restart();
+            await _client.Vm($"act-{k}").ListPersistedSessionsAsync();
+            activations.Add(watch.Elapsed.TotalMilliseconds);
+
             var bare1 = await BareHandshakeAsync(work.Path);
             var vm = _client.Vm($"lat-{k}");
             var stopwatch = Stopwatch.StartNew();
@@ -150,6 +178,8 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
             nextRatio.Add(nextMs / bare2);
         }
 
+        recorder.Add("call.warm", Reporting.Median(warmCalls));
+        recorder.Add("vm.activate", Reporting.Median(activations));
         recorder.Add("bare.handshake", Reporting.Median(bare));
         recorder.Add("create.first", Reporting.Median(first));
         recorder.Add("create.first.adds", Reporting.Median(firstAdds));
@@ -262,10 +292,30 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
         await using var bareDisposal = bare;
         var seqBefore = await PersistedMaxSeqAsync(vm, sessionId);
 
+        // How long a committed, published event takes to reach a live subscriber (info).
+        List<double> lags = [];
+        for (var i = 0; i < plan.PromptSamples; i++)
+        {
+            var one = await vm.SendPromptAsync(sessionId, "chunks 1");
+            var returned = Stopwatch.GetTimestamp();
+            if (!await sink.For(sessionId).WaitForSeqAsync(one.LastSeq, EventTimeout))
+            {
+                throw new TimeoutException($"The turn_end of a `chunks 1` turn (seq {one.LastSeq}) never reached the subscriber.");
+            }
+
+            lags.Add(Math.Max(0, Stopwatch.GetElapsedTime(returned, sink.For(sessionId).LastArrival).TotalMilliseconds));
+            seqBefore = one.LastSeq;
+        }
+
+        recorder.Add("delivery.lag", Reporting.Median(lags));
+        sink.For(sessionId).Clear();
+
         foreach (var n in plan.StreamSizes)
         {
             Progress($"chunks {n}");
+            var agentCpu = MachineInfo.CpuMs(bare.Pid);
             var b = await bare.PromptAsync($"chunks {n}");
+            recorder.Add($"cpu.agent.chunks{n}", (MachineInfo.CpuMs(bare.Pid) - agentCpu) * 1000 / n);
             if (b.StopReason == "end_turn" && b.Updates == n)
             {
                 recorder.Add($"bare.chunks{n}", n / (b.Milliseconds / 1000));
@@ -276,6 +326,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
             }
 
             var events = sink.For(sessionId);
+            var (serverCpu, clientCpu) = (_server.CpuMs(), MachineInfo.OwnCpuMs());
             var start = Stopwatch.GetTimestamp();
             var result = await vm.SendPromptAsync(sessionId, $"chunks {n}");
             var returned = Stopwatch.GetElapsedTime(start);
@@ -285,6 +336,9 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
             {
                 var delivered = Stopwatch.GetElapsedTime(start, events.LastArrival);
                 recorder.Add($"stream.chunks{n}", n / delivered.TotalSeconds);
+                recorder.Add($"lag.chunks{n}", (delivered - returned).TotalMilliseconds);
+                recorder.Add($"cpu.server.chunks{n}", (_server.CpuMs() - serverCpu) * 1000 / n);
+                recorder.Add($"cpu.client.chunks{n}", (MachineInfo.OwnCpuMs() - clientCpu) * 1000 / n);
                 if (recorder.Values($"bare.chunks{n}").Count > 0 && b.Milliseconds > 0)
                 {
                     recorder.Add($"stream.chunks{n}.ratio", delivered.TotalMilliseconds / b.Milliseconds);
@@ -310,8 +364,14 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
         await vm.SendPromptAsync(sessionId, $"chunks {ReplayCount}");
         var problems = new List<string>();
         List<double> times = [];
+        double serverCpu = 0, clientCpu = 0;
         for (var i = 0; i <= plan.ReplaySamples; i++)
         {
+            if (i == 1)
+            {
+                (serverCpu, clientCpu) = (_server.CpuMs(), MachineInfo.OwnCpuMs());
+            }
+
             var stopwatch = Stopwatch.StartNew();
             var page = await vm.GetSequencedEventsAsync(sessionId, 0, ReplayCount);
             var ms = stopwatch.Elapsed.TotalMilliseconds;
@@ -331,6 +391,17 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
         }
 
         recorder.Add("replay11000", Reporting.Median(times));
+        recorder.Add("cpu.server.replay", (_server.CpuMs() - serverCpu) * 1000 / (ReplayCount * (double)plan.ReplaySamples));
+        recorder.Add("cpu.client.replay", (MachineInfo.OwnCpuMs() - clientCpu) * 1000 / (ReplayCount * (double)plan.ReplaySamples));
+        List<double> ones = [];
+        for (var i = 0; i < plan.ReplaySamples; i++)
+        {
+            var stopwatch = Stopwatch.StartNew();
+            await vm.GetSequencedEventsAsync(sessionId, 0, 1);
+            ones.Add(stopwatch.Elapsed.TotalMilliseconds);
+        }
+
+        recorder.Add("replay1", Reporting.Median(ones));
         Check("replay11000", problems.Distinct().ToList());
     }
 
@@ -366,6 +437,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
 
             var n = plan.ConcurrentChunks;
             Progress($"{before.Count} sessions × chunks {n}");
+            var serverCpu = _server.CpuMs();
             var start = Stopwatch.GetTimestamp();
             foreach (var v in byVm.Values)
             {
@@ -407,6 +479,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
                 var wall = Stopwatch.GetElapsedTime(start, lastArrival);
                 recorder.Add("concurrent.rate", (double)n * turns.Count / wall.TotalSeconds);
                 recorder.Add("concurrent.wall", wall.TotalMilliseconds);
+                recorder.Add("cpu.server.concurrent", (_server.CpuMs() - serverCpu) * 1000 / ((double)n * turns.Count));
             }
 
             foreach (var (vm, sessionId, seqBefore, turn) in turns)

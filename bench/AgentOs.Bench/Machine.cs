@@ -63,12 +63,39 @@ internal sealed record MachineInfo(
         }
     }
 
-    /// <summary>VmRSS of a process in MiB (from /proc/&lt;pid&gt;/status), or NaN when it cannot be read.</summary>
-    public static double RssMiB(int pid)
+    /// <summary>
+    /// User + system CPU time of a process in ms, from /proc/&lt;pid&gt;/stat (clock ticks of 10 ms,
+    /// USER_HZ = 100 on Linux), or NaN when it cannot be read.
+    /// </summary>
+    public static double CpuMs(int pid)
     {
         try
         {
-            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // After "pid (comm) ", field 3 (state) is index 0, so utime (14) and stime (15) are 11 and 12.
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return ticks * 10.0;
+        }
+        catch (Exception ex) when (ex is IOException or FormatException or IndexOutOfRangeException)
+        {
+            return double.NaN;
+        }
+    }
+
+    /// <summary>CPU time of the bench process itself, in ms.</summary>
+    public static double OwnCpuMs()
+    {
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        return self.TotalProcessorTime.TotalMilliseconds;
+    }
+
+    /// <summary>VmRSS (or another kB field such as RssAnon, RssFile) of a process in MiB (from /proc/&lt;pid&gt;/status), or NaN when it cannot be read.</summary>
+    public static double RssMiB(int pid, string field = "VmRSS")
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith(field + ":", StringComparison.Ordinal));
             return line is null ? double.NaN : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
         }
         catch (IOException)

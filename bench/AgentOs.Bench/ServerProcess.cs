@@ -136,7 +136,10 @@ internal sealed class ServerProcess : IAsyncDisposable
     });
 
     /// <summary>The server process' resident set (agents are separate processes, not included).</summary>
-    public double RssMiB() => MachineInfo.RssMiB(Pid);
+    public double RssMiB(string field = "VmRSS") => MachineInfo.RssMiB(Pid, field);
+
+    /// <summary>The server process' CPU time so far (user + system), in ms.</summary>
+    public double CpuMs() => MachineInfo.CpuMs(Pid);
 
     /// <summary>The last lines of the server log.</summary>
     public string LogTail(int lines = 30)

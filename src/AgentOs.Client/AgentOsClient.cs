@@ -23,7 +23,13 @@ public sealed class AgentOsClient : IAsyncDisposable
     private readonly IHost? _host;
 
     /// <summary>Wraps an Orleans client you already have (for example inside a silo, or from DI).</summary>
-    public AgentOsClient(IClusterClient clusterClient) => ClusterClient = clusterClient;
+    public AgentOsClient(IClusterClient clusterClient)
+    {
+        ClusterClient = clusterClient;
+        _connection = clusterClient.ServiceProvider.GetService<ConnectionMonitor>() ?? new ConnectionMonitor();
+    }
+
+    private readonly ConnectionMonitor _connection;
 
     private AgentOsClient(IHost host)
         : this(host.Services.GetRequiredService<IClusterClient>()) => _host = host;
@@ -60,7 +66,7 @@ public sealed class AgentOsClient : IAsyncDisposable
 
     /// <summary>A handle to the VM named <paramref name="vmId"/> (created on first use).</summary>
     /// <exception cref="AgentOsException">The id is not a valid VM id.</exception>
-    public VmHandle Vm(string vmId) => new(ClusterClient, VmId.Validate(vmId));
+    public VmHandle Vm(string vmId) => new(ClusterClient, VmId.Validate(vmId), _connection);
 
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
@@ -95,6 +101,9 @@ public static class AgentOsClientBuilderExtensions
             o.ServiceId = options.ServiceId;
         });
         client.AddMemoryStreams(AgentOsNames.StreamProvider);
+        client.Services.AddSingleton<ConnectionMonitor>();
+        client.AddClusterConnectionLostHandler(sp => (_, _) => sp.GetRequiredService<ConnectionMonitor>().OnConnectionLost());
+        client.AddGatewayCountChangedHandler(sp => (_, e) => sp.GetRequiredService<ConnectionMonitor>().OnGatewayCountChanged(e.NumberOfConnectedGateways, e.PreviousNumberOfConnectedGateways));
         var deadline = DateTime.UtcNow + options.ConnectTimeout;
         client.UseConnectionRetryFilter(async (_, ct) =>
         {

@@ -12,9 +12,12 @@ public sealed class VmHandle
     private readonly IClusterClient _client;
     private readonly IVmGrain _grain;
 
-    internal VmHandle(IClusterClient client, string vmId)
+    private readonly ConnectionMonitor _connection;
+
+    internal VmHandle(IClusterClient client, string vmId, ConnectionMonitor connection)
     {
         _client = client;
+        _connection = connection;
         Id = vmId;
         _grain = client.GetGrain<IVmGrain>(vmId);
         SessionEvents = Observable.Create<SessionEvent>(async (observer, cancellationToken) =>
@@ -38,13 +41,31 @@ public sealed class VmHandle
     public IObservable<SessionEvent> SessionEvents { get; }
 
     /// <inheritdoc cref="IVmGrain.CreateSession"/>
-    public Task<SessionInfo> CreateSessionAsync(string agentType, CreateSessionOptions? options = null) => _grain.CreateSession(agentType, options);
+    public Task<SessionInfo> CreateSessionAsync(string agentType, CreateSessionOptions? options = null) =>
+        _connection.GuardAsync(_grain.CreateSession(agentType, options), "CreateSession");
 
     /// <inheritdoc cref="IVmGrain.SendPrompt"/>
-    public Task<PromptResult> SendPromptAsync(string sessionId, string prompt) => _grain.SendPrompt(sessionId, prompt);
+    /// <exception cref="AgentOsException"><see cref="AgentOsErrorCode.ServerUnavailable"/> at once when the connection to the server is lost mid-turn.</exception>
+    public Task<PromptResult> SendPromptAsync(string sessionId, string prompt) =>
+        _connection.GuardAsync(_grain.SendPrompt(sessionId, prompt), "SendPrompt");
 
     /// <inheritdoc cref="IVmGrain.CancelPrompt"/>
     public Task CancelPromptAsync(string sessionId) => _grain.CancelPrompt(sessionId);
+
+    /// <inheritdoc cref="IVmGrain.ResumeSession"/>
+    public Task<SessionInfo> ResumeSessionAsync(string sessionId) => _connection.GuardAsync(_grain.ResumeSession(sessionId), "ResumeSession");
+
+    /// <inheritdoc cref="IVmGrain.CloseSession"/>
+    public Task CloseSessionAsync(string sessionId) => _grain.CloseSession(sessionId);
+
+    /// <inheritdoc cref="IVmGrain.DestroySession"/>
+    public Task DestroySessionAsync(string sessionId) => _grain.DestroySession(sessionId);
+
+    /// <inheritdoc cref="IVmGrain.Sleep"/>
+    public Task SleepAsync() => _grain.Sleep();
+
+    /// <inheritdoc cref="IVmGrain.GetSessionEvents"/>
+    public Task<IReadOnlyList<SessionEvent>> GetSessionEventsAsync(string sessionId) => _grain.GetSessionEvents(sessionId);
 
     /// <inheritdoc cref="IVmGrain.GetEvents"/>
     public Task<IReadOnlyList<SessionEvent>> GetEventsAsync(string sessionId) => _grain.GetEvents(sessionId);
@@ -89,6 +110,58 @@ public sealed class VmHandle
                 return Task.CompletedTask;
             }).ConfigureAwait(false);
         return new Unsubscriber(handle);
+    }
+
+    /// <summary>
+    /// Every event of session <paramref name="sessionId"/> with seq &gt; <paramref name="afterSeq"/>:
+    /// the persisted history first, then live events as they are committed, each exactly once, in
+    /// seq order, with no gap, however fast the session streams. If the live subscription fails or
+    /// the server is briefly unreachable, it resubscribes and continues after the last seq it
+    /// yielded. It never completes on its own: stop it with <paramref name="cancellationToken"/>
+    /// or by leaving the <c>await foreach</c>.
+    /// </summary>
+    /// <param name="sessionId">The session to read.</param>
+    /// <param name="afterSeq">The last seq the caller already has; 0 for the whole session.</param>
+    /// <param name="cancellationToken">Ends the enumeration (with <see cref="OperationCanceledException"/>).</param>
+    /// <exception cref="AgentOsException">
+    /// <see cref="AgentOsErrorCode.UnknownSession"/> when the VM has no such session;
+    /// <see cref="AgentOsErrorCode.ServerUnavailable"/> when the stream could not be restored after repeated attempts.
+    /// </exception>
+    /// <example>
+    /// <code>
+    /// await foreach (var e in vm.StreamSessionEventsAsync(sessionId, afterSeq: lastSeen, cancellationToken))
+    /// {
+    ///     lastSeen = e.Seq;
+    /// }
+    /// </code>
+    /// </example>
+    public IAsyncEnumerable<SessionEvent> StreamSessionEventsAsync(string sessionId, long afterSeq = 0, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sessionId);
+        ArgumentOutOfRangeException.ThrowIfNegative(afterSeq);
+        return SessionEventStream.ReadAsync(this, sessionId, afterSeq, cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="StreamSessionEventsAsync"/> as an observable: every event of session
+    /// <paramref name="sessionId"/> with seq &gt; <paramref name="afterSeq"/>, history then live,
+    /// exactly once, in seq order, with no gap. Each subscription streams on its own; disposing it
+    /// stops the stream. It never completes on its own; OnError reports a failure the stream could
+    /// not recover from (see <see cref="StreamSessionEventsAsync"/>).
+    /// </summary>
+    /// <param name="sessionId">The session to read.</param>
+    /// <param name="afterSeq">The last seq the caller already has; 0 for the whole session.</param>
+    public IObservable<SessionEvent> SessionEventsFrom(string sessionId, long afterSeq = 0)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sessionId);
+        ArgumentOutOfRangeException.ThrowIfNegative(afterSeq);
+        return Observable.Create<SessionEvent>(async (observer, cancellationToken) =>
+        {
+            await foreach (var e in StreamSessionEventsAsync(sessionId, afterSeq, cancellationToken).ConfigureAwait(false))
+            {
+                observer.OnNext(e);
+            }
+        });
     }
 
     private sealed class SyncUnsubscriber(IAsyncDisposable inner) : IDisposable

@@ -18,7 +18,7 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
         await vm.SendPromptAsync(session.SessionId, "first words");
         var before = await vm.GetEventsAsync(session.SessionId);
 
-        await vm.Grain.CloseSession(session.SessionId);
+        await vm.CloseSessionAsync(session.SessionId);
 
         await WaitForExitAsync(session.ProcessId);
         (await vm.ListSessionsAsync()).Should().NotContain(session.SessionId);
@@ -27,7 +27,7 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
         after.Should().Contain(e => e.Method == AgentOsEventMethods.AgentExit && e.Params.Contains("\"expected\":true"));
         (await vm.ListPersistedSessionsAsync()).Single().Status.Should().Be(SessionStatus.Closed);
 
-        var resumed = await vm.Grain.ResumeSession(session.SessionId);
+        var resumed = await vm.ResumeSessionAsync(session.SessionId);
         resumed.SessionId.Should().Be(session.SessionId);
         (await vm.SendPromptAsync(session.SessionId, "again")).Text.Should().StartWith("echo: again");
     }
@@ -40,7 +40,7 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
         var kept = await vm.CreateSessionAsync(TestAgents.Default);
         await vm.SendPromptAsync(doomed.SessionId, "chunks 100");
 
-        await vm.Grain.DestroySession(doomed.SessionId);
+        await vm.DestroySessionAsync(doomed.SessionId);
 
         await WaitForExitAsync(doomed.ProcessId);
         (await vm.ListPersistedSessionsAsync()).Select(s => s.SessionId).Should().Equal(kept.SessionId);
@@ -54,9 +54,9 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
     {
         var vm = fixture.NewVm();
 
-        var close = () => vm.Grain.CloseSession("no-such-session");
-        var destroy = () => vm.Grain.DestroySession("no-such-session");
-        var resume = () => vm.Grain.ResumeSession("no-such-session");
+        var close = () => vm.CloseSessionAsync("no-such-session");
+        var destroy = () => vm.DestroySessionAsync("no-such-session");
+        var resume = () => vm.ResumeSessionAsync("no-such-session");
 
         (await close.Should().ThrowAsync<AgentOsException>()).Which.Code.Should().Be(AgentOsErrorCode.UnknownSession);
         (await destroy.Should().ThrowAsync<AgentOsException>()).Which.Code.Should().Be(AgentOsErrorCode.UnknownSession);
@@ -71,13 +71,13 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
         await vm.SendPromptAsync(session.SessionId, "remember the word pelican");
         var before = await vm.GetEventsAsync(session.SessionId);
 
-        await vm.Grain.Sleep();
+        await vm.SleepAsync();
         await WaitForExitAsync(session.ProcessId);
 
         var asleep = (await vm.ListPersistedSessionsAsync()).Single();
         asleep.Status.Should().Be(SessionStatus.Suspended);
         asleep.LastSeq.Should().BeGreaterThan(before[^1].Seq, "the agent's exit was recorded");
-        (await vm.GetSessionEventsAsyncViaGrain(session.SessionId)).Take(before.Count).Should().Equal(before);
+        (await vm.GetSessionEventsAsync(session.SessionId)).Take(before.Count).Should().Equal(before);
         (await vm.ListSessionsAsync()).Should().BeEmpty("reading history starts no agent");
 
         // The test agent advertises neither session/load nor session/resume: AgentOs falls back to a
@@ -98,10 +98,10 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
         var vm = fixture.NewVm();
         var session = await vm.CreateSessionAsync(TestAgents.LoadsSessions);
         await vm.SendPromptAsync(session.SessionId, "hello");
-        await vm.Grain.Sleep();
+        await vm.SleepAsync();
         await WaitForExitAsync(session.ProcessId);
 
-        var resumed = await vm.Grain.ResumeSession(session.SessionId);
+        var resumed = await vm.ResumeSessionAsync(session.SessionId);
         var info = Json((await vm.SendPromptAsync(session.SessionId, "info")).Text);
 
         resumed.AcpSessionId.Should().Be(session.AcpSessionId, "session/load restores the agent's own session");
@@ -119,10 +119,10 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
         var vm = fixture.NewVm();
         var session = await vm.CreateSessionAsync(TestAgents.ResumesSessions);
         await vm.SendPromptAsync(session.SessionId, "hello");
-        await vm.Grain.Sleep();
+        await vm.SleepAsync();
         await WaitForExitAsync(session.ProcessId);
 
-        await vm.Grain.ResumeSession(session.SessionId);
+        await vm.ResumeSessionAsync(session.SessionId);
         var info = Json((await vm.SendPromptAsync(session.SessionId, "info")).Text);
 
         info.GetProperty("restoredVia").GetString().Should().Be("resume");
@@ -138,7 +138,7 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
         var turn = vm.SendPromptAsync(session.SessionId, "sleep 20000");
         await live.WaitForAsync(e => e.SessionId == session.SessionId && e.GetText() == "tick ", "the running turn's first tick");
 
-        var sleep = () => vm.Grain.Sleep();
+        var sleep = () => vm.SleepAsync();
 
         (await sleep.Should().ThrowAsync<AgentOsException>()).Which.Code.Should().Be(AgentOsErrorCode.SessionBusy);
         await vm.CancelPromptAsync(session.SessionId);
@@ -171,7 +171,7 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
             McpServers = [new McpServerConfig { Name = "tools", Command = "/bin/true", Env = new Dictionary<string, string> { ["TOKEN"] = secret } }],
         });
         await vm.SendPromptAsync(session.SessionId, "hello");
-        await vm.Grain.Sleep();
+        await vm.SleepAsync();
         await WaitForExitAsync(session.ProcessId);
 
         // Checked before the agent is asked to print it (its answer is, rightly, in the transcript).
@@ -216,9 +216,4 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
             await process.WaitForExitAsync().WaitAsync(TestTimeouts.Default);
         }
     }
-}
-
-internal static class VmHandleTestExtensions
-{
-    public static Task<IReadOnlyList<SessionEvent>> GetSessionEventsAsyncViaGrain(this VmHandle vm, string sessionId) => vm.Grain.GetSessionEvents(sessionId);
 }

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using AgentOs.Client;
+using AgentOs.Server.Tests.Infrastructure;
+
+namespace AgentOs.Server.Tests;
+
+/// <summary>The server killed at any moment loses nothing a client saw; idle VMs go to sleep by themselves.</summary>
+public sealed class CrashRecoveryTests
+{
+    [Fact]
+    public async Task ServerKilledMidStream_AfterRestart_EveryEventAnySubscriberSawIsStored_GaplessAndTheSessionResumes()
+    {
+        using var data = new TempDirectory("agentos-crash");
+        string sessionId;
+        int agentPid;
+        IReadOnlyList<SessionEvent> seen;
+
+        await using (var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"), data.Path))
+        {
+            await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+            var vm = client.Vm("crash");
+            using var live = await EventCollector.SubscribeAsync(vm);
+            var session = await vm.CreateSessionAsync("mine");
+            (sessionId, agentPid) = (session.SessionId, session.ProcessId);
+            var streaming = vm.SendPromptAsync(sessionId, "chunks 200000");
+
+            await live.WaitForSeqAsync(sessionId, 5000);
+            await server.KillAsync(); // SIGKILL, mid-stream
+            seen = live.For(sessionId);
+            // The SDK fails the in-flight call as soon as the connection drops (Orleans alone would wait hours).
+            var failure = await FluentActions.Awaiting(() => streaming.WaitAsync(TestTimeouts.Default)).Should().ThrowAsync<AgentOsException>();
+            failure.Which.Code.Should().Be(AgentOsErrorCode.ServerUnavailable);
+        }
+
+        await WaitForOrphanToExitAsync(agentPid);
+
+        await using (var restarted = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"), data.Path))
+        {
+            await using var client = await AgentOsClient.ConnectAsync(restarted.ClientOptions);
+            var vm = client.Vm("crash");
+
+            var stored = await vm.GetEventsAsync(sessionId);
+            var persisted = (await vm.ListPersistedSessionsAsync()).Single();
+
+            seen.Count.Should().BeGreaterThanOrEqualTo(5000);
+            stored.Select(e => e.Seq).Should().Equal(Enumerable.Range(1, stored.Count).Select(i => (long)i), "seq is gapless after a crash");
+            stored.Take(seen.Count).Should().Equal(seen, "every event a subscriber received is stored, with the same seq and content");
+            persisted.Status.Should().Be(SessionStatus.Suspended, "a restart leaves every VM asleep");
+            (await vm.ListSessionsAsync()).Should().BeEmpty("reading history after a restart starts no agent");
+
+            var reply = await vm.SendPromptAsync(sessionId, "still there?");
+            reply.Text.Should().StartWith("echo: still there?");
+            var after = await vm.GetEventsAsync(sessionId);
+            after.Select(e => e.Seq).Should().Equal(Enumerable.Range(1, after.Count).Select(i => (long)i), "seq continues after the crash");
+        }
+    }
+
+    [Fact]
+    public async Task IdleVm_FallsAsleepByItself_StoppingItsAgents_AndWakesOnTheNextCall()
+    {
+        var env = TestAgents.AsEnvironment("mine");
+        env["AgentOs__VmIdleTimeout"] = "00:00:02";
+        await using var server = await ServerProcess.StartAsync(env);
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var vm = client.Vm("idle");
+        var session = await vm.CreateSessionAsync("mine");
+        await vm.SendPromptAsync(session.SessionId, "hello");
+
+        // No more calls: the grain deactivates after the idle timeout and stops the agent.
+        using var agent = Process.GetProcessById(session.ProcessId);
+        await agent.WaitForExitAsync().WaitAsync(TestTimeouts.Default);
+
+        (await vm.ListPersistedSessionsAsync()).Single().Status.Should().Be(SessionStatus.Suspended);
+        server.Output.Should().Contain("VM idle: deactivating");
+        (await vm.SendPromptAsync(session.SessionId, "awake?")).Text.Should().StartWith("echo: awake?");
+    }
+
+    /// <summary>An agent orphaned by a SIGKILLed server exits when its stdin closes; kill it by pid if it does not.</summary>
+    private static async Task WaitForOrphanToExitAsync(int pid)
+    {
+        Process orphan;
+        try
+        {
+            orphan = Process.GetProcessById(pid);
+        }
+        catch (ArgumentException)
+        {
+            return;
+        }
+
+        using (orphan)
+        {
+            try
+            {
+                await orphan.WaitForExitAsync().WaitAsync(TestTimeouts.Default);
+            }
+            catch (TimeoutException)
+            {
+                orphan.Kill();
+                throw new InvalidOperationException($"The orphaned agent (pid {pid}) did not exit when its server died.");
+            }
+        }
+    }
+}
