@@ -49,7 +49,7 @@ internal sealed class ServerProcess : IAsyncDisposable
     public static ServerProcess Start(AgentCommand agent)
     {
         var temp = new TempDirectory("agentos-bench");
-        var ports = FreePorts(3);
+        var ports = FreePorts.Take(3);
         var clusterId = "bench-" + Guid.NewGuid().ToString("N")[..10];
         var psi = new ProcessStartInfo(Paths.Dotnet)
         {
@@ -244,19 +244,5 @@ internal sealed class ServerProcess : IAsyncDisposable
             {
             }
         }
-    }
-
-    /// <summary>Loopback ports nobody listens on.</summary>
-    private static int[] FreePorts(int count)
-    {
-        var listeners = Enumerable.Range(0, count).Select(_ =>
-        {
-            var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return listener;
-        }).ToList();
-        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
-        listeners.ForEach(l => l.Stop());
-        return ports;
     }
 }

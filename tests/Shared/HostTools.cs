@@ -1,0 +1,69 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+
+namespace AgentOs.Testing;
+
+// Compiled into the test projects and the benchmark (see their .csproj): the tools for running
+// AgentOs' own executables as real processes on a developer's or CI's machine.
+
+/// <summary>Built executables, located through <c>AssemblyMetadata</c> attributes the project file writes.</summary>
+internal static class BuiltArtifacts
+{
+    /// <summary>The path stored under <paramref name="key"/>; throws when it has not been built.</summary>
+    public static string Path(string key)
+    {
+        var path = typeof(BuiltArtifacts).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == key).Value!;
+        var full = System.IO.Path.GetFullPath(path);
+        return File.Exists(full) ? full : throw new FileNotFoundException($"{key} is not built at {full}; build the solution first.");
+    }
+
+    /// <summary>The dotnet host: DOTNET_HOST_PATH when the SDK sets it, else the first on PATH.</summary>
+    public static string Dotnet => Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host)
+        ? host
+        : (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(d => System.IO.Path.Combine(d, "dotnet")).FirstOrDefault(File.Exists) ?? "dotnet";
+}
+
+/// <summary>A temporary directory removed on dispose.</summary>
+internal sealed class TempDirectory : IDisposable
+{
+    public TempDirectory(string prefix)
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
+
+/// <summary>Loopback ports nobody listens on (Orleans does not fail on a taken port, so runs pick their own).</summary>
+internal static class FreePorts
+{
+    public static int[] Take(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ =>
+        {
+            var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            return listener;
+        }).ToList();
+        var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
+        listeners.ForEach(l => l.Stop());
+        return ports;
+    }
+}
