@@ -57,6 +57,7 @@ internal sealed class VmGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         Log.VmDeactivating(logger, Id, reason.Description, _sessions.Count);
+        _events.BeginStopping();
         await Task.WhenAll(_sessions.Values.Select(s => StopSessionAsync(s, SessionStatus.Suspended)));
         _sessions.Clear();
         await _events.DisposeAsync();

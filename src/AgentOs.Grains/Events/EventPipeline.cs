@@ -34,6 +34,7 @@ internal sealed class EventPipeline : IAsyncDisposable
     private readonly Task _writer;
     private TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _queued;
+    private volatile bool _stopping;
 
     public EventPipeline(string vmId, VmStore store, IEventPublisher publisher, ILogger logger, TimeProvider? time = null)
     {
@@ -200,9 +201,11 @@ internal sealed class EventPipeline : IAsyncDisposable
                 await _publisher.PublishAsync(batch).ConfigureAwait(false);
                 return;
             }
-            catch (Exception ex) when (attempt < 20)
+            catch (Exception ex) when (attempt < 20 && !_stopping)
             {
-                // A full stream queue is transient: wait for the consumers, keep order.
+                // A full stream queue is transient: wait for the consumers, keep order. Not while
+                // stopping: the silo may be shutting its stream queues down, and the events are
+                // committed already (subscribers replay them from the store).
                 Log.PublishFailed(_logger, _vmId, batch.Length, attempt, ex);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 10 * attempt * attempt))).ConfigureAwait(false);
             }
@@ -234,8 +237,15 @@ internal sealed class EventPipeline : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// From now on a publish that fails is not retried: the VM is going down, perhaps with its
+    /// silo, and every event is committed already. Commits are unaffected.
+    /// </summary>
+    public void BeginStopping() => _stopping = true;
+
     public async ValueTask DisposeAsync()
     {
+        _stopping = true;
         _queue.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
     }
