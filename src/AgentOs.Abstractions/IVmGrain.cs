@@ -13,12 +13,19 @@ public interface IVmGrain : IGrainWithStringKey
 
     /// <summary>
     /// Runs one prompt turn and returns its stop reason and text. Events stream while it runs.
-    /// Turns may last many minutes; other calls to the VM are served meanwhile.
+    /// Turns may last many minutes; other calls to the VM are served meanwhile. A prompt sent while
+    /// the session runs another turn is queued (first in, first out; recorded as
+    /// <c>_agentos/prompt_queued</c>) and this call returns its own turn's result once it has run.
+    /// Past <c>AgentOs:MaxQueuedPrompts</c> (16) waiting prompts it fails with <see cref="AgentOsErrorCode.SessionBusy"/>.
     /// </summary>
     [Alias("SendPrompt"), ResponseTimeout("02:00:00")]
     Task<PromptResult> SendPrompt(string sessionId, string prompt);
 
-    /// <summary>Asks the agent to cancel the running turn (ACP <c>session/cancel</c>).</summary>
+    /// <summary>
+    /// Asks the agent to cancel the running turn (ACP <c>session/cancel</c>); its <see cref="SendPrompt"/>
+    /// returns with stop reason <c>cancelled</c>. Only the turn running at that moment is cancelled:
+    /// prompts queued behind it are not dropped, they then run in order.
+    /// </summary>
     [Alias("CancelPrompt")]
     Task CancelPrompt(string sessionId);
 
@@ -40,7 +47,7 @@ public interface IVmGrain : IGrainWithStringKey
 
     /// <summary>
     /// Puts the VM to sleep now: its agents stop, its sessions become suspended, the grain deactivates.
-    /// Refused with <see cref="AgentOsErrorCode.SessionBusy"/> while a prompt runs. The next call wakes it.
+    /// Refused with <see cref="AgentOsErrorCode.SessionBusy"/> while a prompt runs or is queued. The next call wakes it.
     /// </summary>
     [Alias("Sleep"), ResponseTimeout("00:01:00")]
     Task Sleep();

@@ -94,7 +94,7 @@ internal sealed class VmGrain(
 
         // A prompt to a suspended session resumes it first.
         var session = await LiveOrResumedAsync(sessionId);
-        _runningPrompts++;
+        _runningPrompts++; // running or queued: either keeps the VM awake
         try
         {
             return await session.PromptAsync(prompt, CancellationToken.None);
@@ -140,7 +140,7 @@ internal sealed class VmGrain(
         if (_runningPrompts > 0)
         {
             throw new AgentOsException(AgentOsErrorCode.SessionBusy,
-                $"VM '{Id}' has {_runningPrompts} prompt(s) running; it sleeps only when idle. Cancel them first (CancelPrompt).");
+                $"VM '{Id}' has {_runningPrompts} prompt(s) running or queued; it sleeps only when idle. Wait for them or cancel them first (CancelPrompt).");
         }
 
         DeactivateOnIdle();
