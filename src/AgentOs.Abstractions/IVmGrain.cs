@@ -30,6 +30,49 @@ public interface IVmGrain : IGrainWithStringKey
     Task CancelPrompt(string sessionId);
 
     /// <summary>
+    /// The session's modes: the current one and those the agent offers (null when it offers none).
+    /// Current as the agent last reported it (<c>current_mode_update</c>). Live sessions only:
+    /// a suspended, closed or crashed one gives <see cref="AgentOsErrorCode.UnknownSession"/>; resume it first.
+    /// </summary>
+    [Alias("GetModes")]
+    Task<SessionModes?> GetModes(string sessionId);
+
+    /// <summary>
+    /// The session's config options (category mode, model, thought_level, …) with their current values,
+    /// as the agent last reported them (<c>config_option_update</c>, <c>session/set_config_option</c>). Live sessions only.
+    /// </summary>
+    [Alias("GetConfigOptions")]
+    Task<IReadOnlyList<ConfigOption>> GetConfigOptions(string sessionId);
+
+    /// <summary>
+    /// Switches the session's mode: ACP <c>session/set_config_option</c> when the agent offers a config
+    /// option of category <c>mode</c>, else <c>session/set_mode</c>. A mode the agent does not offer gives
+    /// <see cref="AgentOsErrorCode.InvalidArgument"/> listing those it does, without asking the agent; an
+    /// agent that refuses gives <see cref="AgentOsErrorCode.AgentProtocolError"/>. Live sessions only
+    /// (<see cref="AgentOsErrorCode.UnknownSession"/> otherwise; resume first). Allowed while a turn runs.
+    /// </summary>
+    [Alias("SetMode")]
+    Task SetMode(string sessionId, string modeId);
+
+    /// <summary>
+    /// Switches the session's model: <c>session/set_config_option</c> when the agent offers a config option of
+    /// category <c>model</c>, else <c>session/set_model</c>. A model outside the agent's list gives
+    /// <see cref="AgentOsErrorCode.InvalidArgument"/> listing it (an agent that lists no models is asked as is).
+    /// Live sessions only, like <see cref="SetMode"/>.
+    /// </summary>
+    [Alias("SetModel")]
+    Task SetModel(string sessionId, string modelId);
+
+    /// <summary>
+    /// Sets the session's thought level through <c>session/set_config_option</c> on the agent's config option of
+    /// category <c>thought_level</c>. An agent without one gives <see cref="AgentOsErrorCode.InvalidArgument"/>
+    /// (some agents, like pi, express thinking levels as modes: use <see cref="SetMode"/>); so does a level it
+    /// does not offer. Live sessions only, like <see cref="SetMode"/>.
+    /// </summary>
+    [Alias("SetThoughtLevel")]
+    Task SetThoughtLevel(string sessionId, string level);
+
+    /// <summary>
     /// Restarts the agent of a suspended, closed or crashed session and restores its conversation
     /// (ACP <c>session/load</c>, else <c>session/resume</c>, else a new session primed with context from
     /// the transcript). Same session id; seq continues. A running session is returned as it is.

@@ -108,6 +108,16 @@ internal sealed class VmGrain(
 
     public Task CancelPrompt(string sessionId) => LiveSession(sessionId).CancelAsync();
 
+    public Task<SessionModes?> GetModes(string sessionId) => Task.FromResult(LiveSession(sessionId).Info.Modes);
+
+    public Task<IReadOnlyList<ConfigOption>> GetConfigOptions(string sessionId) => Task.FromResult(LiveSession(sessionId).Info.ConfigOptions);
+
+    public Task SetMode(string sessionId, string modeId) => LiveSession(sessionId).SetConfigAsync(AgentSession.ModeCategory, modeId);
+
+    public Task SetModel(string sessionId, string modelId) => LiveSession(sessionId).SetConfigAsync(AgentSession.ModelCategory, modelId);
+
+    public Task SetThoughtLevel(string sessionId, string level) => LiveSession(sessionId).SetConfigAsync(AgentSession.ThoughtLevelCategory, level);
+
     public async Task CloseSession(string sessionId)
     {
         RequirePersisted(sessionId);

@@ -53,8 +53,6 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
 
     public string? AcpSessionId { get; private set; }
 
-    public SessionInfo Info { get; private set; } = null!;
-
     public int Pid => _process.Pid;
 
     /// <summary>Completes when the agent process has exited and its exit is recorded.</summary>
@@ -124,7 +122,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
 
         AcpSessionId = setup.SessionId ?? (path is "load" or "resume" ? resume!.AcpSessionId : null) ?? throw new AgentOsException(AgentOsErrorCode.AgentProtocolError,
             $"The agent '{AgentType.Name}' answered session/new without a sessionId.") { SessionId = SessionId };
-        Info = SessionInfoMapping.Create(SessionId, AgentType.Name, AcpSessionId, _process.Pid, init, setup);
+        SetInfo(SessionInfoMapping.Create(SessionId, AgentType.Name, AcpSessionId, _process.Pid, init, setup));
         Events.Append(SessionId, resume is null ? AgentOsEventMethods.SessionStart : AgentOsEventMethods.Resume, Json(w =>
         {
             w.WriteString("acpSessionId", AcpSessionId);
@@ -475,6 +473,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
         if (notification.Method == AcpMethods.SessionUpdate)
         {
             CaptureTurnText(notification.Params);
+            TrackConfigUpdate(notification.Params);
         }
 
         return Events.AppendWithBackPressureAsync(SessionId, notification.Method, notification.ParamsJson);
