@@ -50,6 +50,8 @@ public interface IVmGrain : IGrainWithStringKey
     /// <see cref="AgentOsErrorCode.InvalidArgument"/> listing those it does, without asking the agent; an
     /// agent that refuses gives <see cref="AgentOsErrorCode.AgentProtocolError"/>. Live sessions only
     /// (<see cref="AgentOsErrorCode.UnknownSession"/> otherwise; resume first). Allowed while a turn runs.
+    /// The session's mode, model and thought level are stored (also when the agent changed them itself) and
+    /// set again on the restored agent when the session is resumed.
     /// </summary>
     [Alias("SetMode")]
     Task SetMode(string sessionId, string modeId);

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Text.Json;
 using AgentOs.Client;
 using AgentOs.Server.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
 
 namespace AgentOs.Server.Tests;
 
@@ -106,6 +108,80 @@ public sealed class RuntimeConfigTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task TheConfiguration_SurvivesSleepAndResume_IncludingTheAgentsOwnChanges()
+    {
+        var vm = fixture.NewVm();
+        var session = await vm.CreateSessionAsync(TestAgents.Default);
+        await vm.SetModeAsync(session.SessionId, "plan");
+        await vm.SetThoughtLevelAsync(session.SessionId, "high");
+        (await vm.SendPromptAsync(session.SessionId, "switch-option model smart")).Text.Should().Be("switched");
+
+        await vm.SleepAsync();
+        await WaitForExitAsync(session.ProcessId);
+        var resumed = await vm.ResumeSessionAsync(session.SessionId);
+
+        resumed.ProcessId.Should().NotBe(session.ProcessId, "a new agent process, which starts from its own defaults");
+        resumed.Modes!.CurrentModeId.Should().Be("plan");
+        (await vm.GetModesAsync(session.SessionId))!.CurrentModeId.Should().Be("plan");
+        (await vm.GetConfigOptionsAsync(session.SessionId)).Select(o => o.CurrentValue).Should().Equal("smart", "high");
+        var info = JsonDocument.Parse((await vm.SendPromptAsync(session.SessionId, "info")).Text).RootElement;
+        info.GetProperty("restoredVia").GetString().Should().Be("new");
+        info.GetProperty("modeId").GetString().Should().Be("plan");
+        info.GetProperty("model").GetString().Should().Be("smart");
+        info.GetProperty("thoughtLevel").GetString().Should().Be("high");
+    }
+
+    [Fact]
+    public async Task AVersion1Database_IsMigrated_AndItsSessionsGetTheirConfigurationStored()
+    {
+        var vm = fixture.NewVm();
+        var database = Path.Combine(fixture.DataDirectory, "vms", vm.Id, "vm.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(database)!);
+        using (var v1 = new SqliteConnection($"Data Source={database};Pooling=False"))
+        {
+            v1.Open();
+            using var create = v1.CreateCommand();
+            // Migration 1 as it shipped.
+            create.CommandText = """
+                CREATE TABLE sessions (
+                    session_id     TEXT    NOT NULL PRIMARY KEY,
+                    agent_type     TEXT    NOT NULL,
+                    created_at     INTEGER NOT NULL,
+                    status         INTEGER NOT NULL,
+                    cwd            TEXT    NOT NULL,
+                    acp_session_id TEXT,
+                    options_json   TEXT    NOT NULL DEFAULT '{}'
+                );
+                CREATE TABLE events (
+                    session_id TEXT    NOT NULL,
+                    seq        INTEGER NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    method     TEXT    NOT NULL,
+                    params     TEXT    NOT NULL,
+                    PRIMARY KEY (session_id, seq)
+                ) WITHOUT ROWID;
+                PRAGMA user_version = 1;
+                """;
+            create.ExecuteNonQuery();
+        }
+
+        var session = await vm.CreateSessionAsync(TestAgents.Default);
+        await vm.SetModeAsync(session.SessionId, "plan");
+
+        using var reader = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        reader.Open();
+        using var query = reader.CreateCommand();
+        query.CommandText = "PRAGMA user_version";
+        Convert.ToInt32(query.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture).Should().Be(2);
+        query.CommandText = "SELECT config_json FROM sessions WHERE session_id = $id";
+        query.Parameters.AddWithValue("$id", session.SessionId);
+        var stored = JsonDocument.Parse((string)query.ExecuteScalar()!).RootElement;
+        stored.GetProperty("mode").GetString().Should().Be("plan");
+        stored.GetProperty("model").GetString().Should().Be("fast");
+        stored.GetProperty("thought_level").GetString().Should().Be("low");
+    }
+
+    [Fact]
     public async Task RuntimeConfig_OnSuspendedOrUnknownSession_ThrowsUnknownSession()
     {
         var vm = fixture.NewVm();
@@ -119,5 +195,23 @@ public sealed class RuntimeConfigTests(ClusterFixture fixture)
         (await set.Should().ThrowAsync<AgentOsException>()).Which.Message.Should().Contain("ResumeSession");
         (await get.Should().ThrowAsync<AgentOsException>()).Which.Code.Should().Be(AgentOsErrorCode.UnknownSession);
         (await unknown.Should().ThrowAsync<AgentOsException>()).Which.Code.Should().Be(AgentOsErrorCode.UnknownSession);
+    }
+
+    private static async Task WaitForExitAsync(int pid)
+    {
+        Process process;
+        try
+        {
+            process = Process.GetProcessById(pid);
+        }
+        catch (ArgumentException)
+        {
+            return; // already gone
+        }
+
+        using (process)
+        {
+            await process.WaitForExitAsync().WaitAsync(TestTimeouts.Default);
+        }
     }
 }

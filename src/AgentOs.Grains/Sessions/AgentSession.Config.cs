@@ -21,6 +21,9 @@ internal sealed partial class AgentSession
     /// <summary>The config option category of thought levels.</summary>
     public const string ThoughtLevelCategory = "thought_level";
 
+    /// <summary>The categories AgentOs sets, in the order it re-applies them.</summary>
+    private static readonly string[] ConfigCategories = [ModeCategory, ModelCategory, ThoughtLevelCategory];
+
     private readonly object _configLock = new();
     private SessionInfo? _info;
 
@@ -117,6 +120,86 @@ internal sealed partial class AgentSession
 
             default:
                 throw Invalid($"The agent '{AgentType.Name}' offers no {label} (no config option of category '{category}'). Some agents express thinking levels as modes (pi does): see GetModes and SetMode.");
+        }
+    }
+
+    /// <summary>The current mode, model and thought level by category, as JSON (<c>{ "mode": "plan", … }</c>), for the store.</summary>
+    public string CurrentConfigJson()
+    {
+        var info = Info;
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream))
+        {
+            writer.WriteStartObject();
+            foreach (var category in ConfigCategories)
+            {
+                var value = info.ConfigOptions.FirstOrDefault(o => o.Category == category)?.CurrentValue ?? category switch
+                {
+                    ModeCategory => info.Modes?.CurrentModeId,
+                    ModelCategory => info.Models?.CurrentModelId,
+                    _ => null,
+                };
+                if (value is not null)
+                {
+                    writer.WriteString(category, value);
+                }
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length);
+    }
+
+    /// <summary>
+    /// After a resume: sets again each value of <paramref name="savedJson"/> (from <see cref="CurrentConfigJson"/>)
+    /// that the restored agent does not already have. A value it refuses is logged and skipped.
+    /// </summary>
+    public async Task ReapplyConfigAsync(string? savedJson)
+    {
+        if (string.IsNullOrEmpty(savedJson))
+        {
+            return;
+        }
+
+        Dictionary<string, string> saved = new(StringComparer.Ordinal), current = new(StringComparer.Ordinal);
+        try
+        {
+            Read(savedJson, saved);
+            Read(CurrentConfigJson(), current);
+        }
+        catch (JsonException)
+        {
+            return;
+        }
+
+        foreach (var category in ConfigCategories)
+        {
+            if (!saved.TryGetValue(category, out var value) || (current.TryGetValue(category, out var now) && now == value))
+            {
+                continue;
+            }
+
+            try
+            {
+                await SetConfigAsync(category, value);
+            }
+            catch (AgentOsException ex)
+            {
+                Log.ConfigNotRestored(_context.Logger, _context.VmId, SessionId, category, value, ex.Message);
+            }
+        }
+
+        static void Read(string json, Dictionary<string, string> into)
+        {
+            using var document = JsonDocument.Parse(json);
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (property.Value.ValueKind == JsonValueKind.String)
+                {
+                    into[property.Name] = property.Value.GetString()!;
+                }
+            }
         }
     }
 
