@@ -13,14 +13,66 @@ public interface IVmGrain : IGrainWithStringKey
 
     /// <summary>
     /// Runs one prompt turn and returns its stop reason and text. Events stream while it runs.
-    /// Turns may last many minutes; other calls to the VM are served meanwhile.
+    /// Turns may last many minutes; other calls to the VM are served meanwhile. A prompt sent while
+    /// the session runs another turn is queued (first in, first out; recorded as
+    /// <c>_agentos/prompt_queued</c>) and this call returns its own turn's result once it has run.
+    /// Past <c>AgentOs:MaxQueuedPrompts</c> (16) waiting prompts it fails with <see cref="AgentOsErrorCode.SessionBusy"/>.
     /// </summary>
     [Alias("SendPrompt"), ResponseTimeout("02:00:00")]
     Task<PromptResult> SendPrompt(string sessionId, string prompt);
 
-    /// <summary>Asks the agent to cancel the running turn (ACP <c>session/cancel</c>).</summary>
+    /// <summary>
+    /// Asks the agent to cancel the running turn (ACP <c>session/cancel</c>); its <see cref="SendPrompt"/>
+    /// returns with stop reason <c>cancelled</c>. Only the turn running at that moment is cancelled:
+    /// prompts queued behind it are not dropped, they then run in order.
+    /// </summary>
     [Alias("CancelPrompt")]
     Task CancelPrompt(string sessionId);
+
+    /// <summary>
+    /// The session's modes: the current one and those the agent offers (null when it offers none).
+    /// Current as the agent last reported it (<c>current_mode_update</c>). Live sessions only:
+    /// a suspended, closed or crashed one gives <see cref="AgentOsErrorCode.UnknownSession"/>; resume it first.
+    /// </summary>
+    [Alias("GetModes")]
+    Task<SessionModes?> GetModes(string sessionId);
+
+    /// <summary>
+    /// The session's config options (category mode, model, thought_level, …) with their current values,
+    /// as the agent last reported them (<c>config_option_update</c>, <c>session/set_config_option</c>). Live sessions only.
+    /// </summary>
+    [Alias("GetConfigOptions")]
+    Task<IReadOnlyList<ConfigOption>> GetConfigOptions(string sessionId);
+
+    /// <summary>
+    /// Switches the session's mode: ACP <c>session/set_config_option</c> when the agent offers a config
+    /// option of category <c>mode</c>, else <c>session/set_mode</c>. A mode the agent does not offer gives
+    /// <see cref="AgentOsErrorCode.InvalidArgument"/> listing those it does, without asking the agent; an
+    /// agent that refuses gives <see cref="AgentOsErrorCode.AgentProtocolError"/>. Live sessions only
+    /// (<see cref="AgentOsErrorCode.UnknownSession"/> otherwise; resume first). Allowed while a turn runs.
+    /// The session's mode, model and thought level are stored (also when the agent changed them itself) and
+    /// set again on the restored agent when the session is resumed.
+    /// </summary>
+    [Alias("SetMode")]
+    Task SetMode(string sessionId, string modeId);
+
+    /// <summary>
+    /// Switches the session's model: <c>session/set_config_option</c> when the agent offers a config option of
+    /// category <c>model</c>, else <c>session/set_model</c>. A model outside the agent's list gives
+    /// <see cref="AgentOsErrorCode.InvalidArgument"/> listing it (an agent that lists no models is asked as is).
+    /// Live sessions only, like <see cref="SetMode"/>.
+    /// </summary>
+    [Alias("SetModel")]
+    Task SetModel(string sessionId, string modelId);
+
+    /// <summary>
+    /// Sets the session's thought level through <c>session/set_config_option</c> on the agent's config option of
+    /// category <c>thought_level</c>. An agent without one gives <see cref="AgentOsErrorCode.InvalidArgument"/>
+    /// (some agents, like pi, express thinking levels as modes: use <see cref="SetMode"/>); so does a level it
+    /// does not offer. Live sessions only, like <see cref="SetMode"/>.
+    /// </summary>
+    [Alias("SetThoughtLevel")]
+    Task SetThoughtLevel(string sessionId, string level);
 
     /// <summary>
     /// Restarts the agent of a suspended, closed or crashed session and restores its conversation
@@ -40,7 +92,7 @@ public interface IVmGrain : IGrainWithStringKey
 
     /// <summary>
     /// Puts the VM to sleep now: its agents stop, its sessions become suspended, the grain deactivates.
-    /// Refused with <see cref="AgentOsErrorCode.SessionBusy"/> while a prompt runs. The next call wakes it.
+    /// Refused with <see cref="AgentOsErrorCode.SessionBusy"/> while a prompt runs or is queued. The next call wakes it.
     /// </summary>
     [Alias("Sleep"), ResponseTimeout("00:01:00")]
     Task Sleep();

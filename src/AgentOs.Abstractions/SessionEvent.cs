@@ -24,6 +24,13 @@ public static class AgentOsEventMethods
     /// <summary>The user's prompt: <c>{ "prompt": [ContentBlock] }</c>.</summary>
     public const string Prompt = "_agentos/prompt";
 
+    /// <summary>
+    /// A prompt arrived while another turn of the session was running and waits in its queue:
+    /// <c>{ "position": n, "prompt": [ContentBlock] }</c>, <c>position</c> 1 being the next to run.
+    /// Its <see cref="Prompt"/> event marks when it starts.
+    /// </summary>
+    public const string PromptQueued = "_agentos/prompt_queued";
+
     /// <summary>A turn ended: <c>{ "stopReason": "...", "error"?: "..." }</c>.</summary>
     public const string TurnEnd = "_agentos/turn_end";
 

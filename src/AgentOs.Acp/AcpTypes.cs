@@ -198,6 +198,15 @@ public sealed class SetConfigOptionRequest
     [JsonPropertyName("value")] public required string Value { get; init; }
 }
 
+/// <summary>
+/// A full list of config options: the reply to <c>session/set_config_option</c>, and the
+/// <c>config_option_update</c> session update.
+/// </summary>
+public sealed class ConfigOptionsPayload
+{
+    [JsonPropertyName("configOptions")] public IReadOnlyList<ConfigOptionWire>? ConfigOptions { get; init; }
+}
+
 public sealed class PermissionOptionWire
 {
     [JsonPropertyName("optionId")] public required string OptionId { get; init; }
@@ -268,6 +277,7 @@ public sealed class AcpErrorObject
 [JsonSerializable(typeof(SetModeRequest))]
 [JsonSerializable(typeof(SetModelRequest))]
 [JsonSerializable(typeof(SetConfigOptionRequest))]
+[JsonSerializable(typeof(ConfigOptionsPayload))]
 [JsonSerializable(typeof(RequestPermissionRequest))]
 [JsonSerializable(typeof(RequestPermissionResponse))]
 [JsonSerializable(typeof(ReadTextFileRequest))]

@@ -52,6 +52,21 @@ public sealed class VmHandle
     /// <inheritdoc cref="IVmGrain.CancelPrompt"/>
     public Task CancelPromptAsync(string sessionId) => _grain.CancelPrompt(sessionId);
 
+    /// <inheritdoc cref="IVmGrain.GetModes"/>
+    public Task<SessionModes?> GetModesAsync(string sessionId) => _grain.GetModes(sessionId);
+
+    /// <inheritdoc cref="IVmGrain.GetConfigOptions"/>
+    public Task<IReadOnlyList<ConfigOption>> GetConfigOptionsAsync(string sessionId) => _grain.GetConfigOptions(sessionId);
+
+    /// <inheritdoc cref="IVmGrain.SetMode"/>
+    public Task SetModeAsync(string sessionId, string modeId) => _grain.SetMode(sessionId, modeId);
+
+    /// <inheritdoc cref="IVmGrain.SetModel"/>
+    public Task SetModelAsync(string sessionId, string modelId) => _grain.SetModel(sessionId, modelId);
+
+    /// <inheritdoc cref="IVmGrain.SetThoughtLevel"/>
+    public Task SetThoughtLevelAsync(string sessionId, string level) => _grain.SetThoughtLevel(sessionId, level);
+
     /// <inheritdoc cref="IVmGrain.ResumeSession"/>
     public Task<SessionInfo> ResumeSessionAsync(string sessionId) => _connection.GuardAsync(_grain.ResumeSession(sessionId), "ResumeSession");
 

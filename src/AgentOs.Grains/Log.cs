@@ -35,6 +35,9 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Error, Message = "VM {VmId}: OnAgentStderr callback failed")]
     public static partial void StderrCallbackFailed(ILogger logger, string vmId, Exception exception);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} could not restore its {Category} '{Value}' after resume: {Reason}")]
+    public static partial void ConfigNotRestored(ILogger logger, string vmId, string sessionId, string category, string value, string reason);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} agent (pid {Pid}) did not exit in time; killed")]
     public static partial void AgentKilled(ILogger logger, string vmId, string sessionId, int pid);
 }

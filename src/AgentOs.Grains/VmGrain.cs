@@ -74,7 +74,7 @@ internal sealed class VmGrain(
 
         var sessionId = Guid.CreateVersion7().ToString("N");
         _store.InsertSession(new SessionRecord(sessionId, type.Name, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), SessionStatus.Active, cwd, null, protector.Protect(options)));
-        var session = await StartAsync(sessionId, type, options, cwd, resume: null);
+        var session = await StartAsync(sessionId, type, options, cwd, resume: null, savedConfig: null);
         return session.Info;
     }
 
@@ -95,7 +95,7 @@ internal sealed class VmGrain(
 
         // A prompt to a suspended session resumes it first.
         var session = await LiveOrResumedAsync(sessionId);
-        _runningPrompts++;
+        _runningPrompts++; // running or queued: either keeps the VM awake
         try
         {
             return await session.PromptAsync(prompt, CancellationToken.None);
@@ -108,6 +108,26 @@ internal sealed class VmGrain(
     }
 
     public Task CancelPrompt(string sessionId) => LiveSession(sessionId).CancelAsync();
+
+    public Task<SessionModes?> GetModes(string sessionId) => Task.FromResult(LiveSession(sessionId).Info.Modes);
+
+    public Task<IReadOnlyList<ConfigOption>> GetConfigOptions(string sessionId) => Task.FromResult(LiveSession(sessionId).Info.ConfigOptions);
+
+    public Task SetMode(string sessionId, string modeId) => SetConfigAsync(sessionId, AgentSession.ModeCategory, modeId);
+
+    public Task SetModel(string sessionId, string modelId) => SetConfigAsync(sessionId, AgentSession.ModelCategory, modelId);
+
+    public Task SetThoughtLevel(string sessionId, string level) => SetConfigAsync(sessionId, AgentSession.ThoughtLevelCategory, level);
+
+    /// <summary>Sets a value on the live session and stores the session's configuration, to re-apply on resume.</summary>
+    private async Task SetConfigAsync(string sessionId, string category, string value)
+    {
+        var session = LiveSession(sessionId);
+        await session.SetConfigAsync(category, value);
+        SaveConfig(session);
+    }
+
+    private void SaveConfig(AgentSession session) => _store.UpdateConfig(session.SessionId, session.CurrentConfigJson());
 
     public async Task CloseSession(string sessionId)
     {
@@ -141,7 +161,7 @@ internal sealed class VmGrain(
         if (_runningPrompts > 0)
         {
             throw new AgentOsException(AgentOsErrorCode.SessionBusy,
-                $"VM '{Id}' has {_runningPrompts} prompt(s) running; it sleeps only when idle. Cancel them first (CancelPrompt).");
+                $"VM '{Id}' has {_runningPrompts} prompt(s) running or queued; it sleeps only when idle. Wait for them or cancel them first (CancelPrompt).");
         }
 
         DeactivateOnIdle();
@@ -190,17 +210,18 @@ internal sealed class VmGrain(
         var type = agentTypes.Resolve(record.AgentType);
         var options = protector.Unprotect(sessionId!, record.OptionsJson);
         var plan = new ResumePlan(record.AcpSessionId, () => _store.ReadEvents(sessionId!, 0, int.MaxValue));
-        return await StartAsync(sessionId!, type, options, record.Cwd, plan);
+        return await StartAsync(sessionId!, type, options, record.Cwd, plan, record.ConfigJson);
     }
 
-    private async Task<AgentSession> StartAsync(string sessionId, AgentTypeDefinition type, CreateSessionOptions options, string cwd, ResumePlan? resume)
+    private async Task<AgentSession> StartAsync(string sessionId, AgentTypeDefinition type, CreateSessionOptions options, string cwd, ResumePlan? resume, string? savedConfig)
     {
-        var starting = AgentSession.StartAsync(Context, sessionId, type, options, cwd, resume, CancellationToken.None);
+        var starting = StartAndReapplyConfigAsync(sessionId, type, options, cwd, resume, savedConfig);
         _starting[sessionId] = starting;
         try
         {
             var session = await starting;
             _store.UpdateSession(sessionId, SessionStatus.Active, session.AcpSessionId);
+            SaveConfig(session);
             _sessions[sessionId] = session;
             return session;
         }
@@ -220,6 +241,24 @@ internal sealed class VmGrain(
         {
             _starting.Remove(sessionId);
         }
+    }
+
+    /// <summary>Starts the agent; after a resume, sets the mode, model and thought level the session had before.</summary>
+    private async Task<AgentSession> StartAndReapplyConfigAsync(string sessionId, AgentTypeDefinition type, CreateSessionOptions options, string cwd, ResumePlan? resume, string? savedConfig)
+    {
+        var session = await AgentSession.StartAsync(Context, sessionId, type, options, cwd, resume, CancellationToken.None);
+        try
+        {
+            await session.ReapplyConfigAsync(savedConfig); // refusals are logged, not thrown
+        }
+        catch
+        {
+            await session.StopAsync();
+            await session.DisposeAsync();
+            throw;
+        }
+
+        return session;
     }
 
     private AgentSession LiveSession(string sessionId)
@@ -255,12 +294,14 @@ internal sealed class VmGrain(
         }
 
         var exit = await session.Exited;
+        SaveConfig(session);
         _store.UpdateSession(session.SessionId, exit.Expected ? SessionStatus.Closed : SessionStatus.Crashed);
         await session.DisposeAsync();
     }
 
     private async Task StopSessionAsync(AgentSession session, SessionStatus status)
     {
+        SaveConfig(session); // the agent may have changed its mode or options on its own since the last SetX
         var crashedBefore = session.Exited.IsCompleted && !(await session.Exited).Expected;
         await session.StopAsync();
         _store.UpdateSession(session.SessionId, crashedBefore ? SessionStatus.Crashed : status);

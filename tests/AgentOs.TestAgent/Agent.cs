@@ -115,7 +115,7 @@ internal sealed class Agent
             case "session/set_mode":
                 SetMode(id, parameters);
                 break;
-            case "session/set_config_option":
+            case "session/set_config_option" when !_options.LegacyConfig:
                 SetConfigOption(id, parameters);
                 break;
             case "session/set_model":
@@ -164,12 +164,9 @@ internal sealed class Agent
         }
         var sessionId = "ts-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
         var session = Add(sessionId, parameters, "new");
-        _wire.Respond(id, new JsonObject
-        {
-            ["sessionId"] = sessionId,
-            ["modes"] = session.ModesJson(),
-            ["configOptions"] = session.ConfigOptionsJson(),
-        });
+        var reply = SetupReply(session);
+        reply["sessionId"] = sessionId;
+        _wire.Respond(id, reply);
 
         if (_options.Chatty)
         {
@@ -204,12 +201,13 @@ internal sealed class Agent
                 ["content"] = new JsonObject { ["type"] = "text", ["text"] = "restored" },
             });
         }
-        _wire.Respond(id, new JsonObject
-        {
-            ["modes"] = session.ModesJson(),
-            ["configOptions"] = session.ConfigOptionsJson(),
-        });
+        _wire.Respond(id, SetupReply(session));
     }
+
+    /// <summary>Modes and config options; with --legacy-config, modes and models and no config options (as pi and Claude Code do).</summary>
+    private JsonObject SetupReply(Session session) => _options.LegacyConfig
+        ? new JsonObject { ["modes"] = session.ModesJson(), ["models"] = session.ModelsJson() }
+        : new JsonObject { ["modes"] = session.ModesJson(), ["configOptions"] = session.ConfigOptionsJson() };
 
     private Session Add(string sessionId, JsonObject parameters, string via)
     {

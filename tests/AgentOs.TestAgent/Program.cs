@@ -10,6 +10,7 @@ internal sealed record Options(
     bool ResumeSession,
     bool McpHttp,
     bool Chatty,
+    bool LegacyConfig,
     IReadOnlyList<string> Args);
 
 internal static class Program
@@ -17,7 +18,7 @@ internal static class Program
     public static int Main(string[] args)
     {
         var name = "agentos-test-agent";
-        bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false;
+        bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false, legacyConfig = false;
 
         for (var i = 0; i < args.Length; i++)
         {
@@ -40,12 +41,13 @@ internal static class Program
                 case "--resume-session": resumeSession = true; break;
                 case "--mcp-http": mcpHttp = true; break;
                 case "--chatty": chatty = true; break;
+                case "--legacy-config": legacyConfig = true; break;
                 case "--name" when i + 1 < args.Length: name = args[++i]; break;
                 default: Console.Error.WriteLine($"test agent: ignoring unknown argument '{args[i]}'"); break;
             }
         }
 
-        var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, args);
+        var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, legacyConfig, args);
         using var wire = new Wire(Console.OpenStandardOutput());
         var agent = new Agent(wire, options);
 

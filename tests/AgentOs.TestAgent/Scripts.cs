@@ -62,6 +62,16 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
             case "info":
                 Say(session, Info(session));
                 break;
+            case "switch-mode":
+                // The agent changes its own mode (as agents do on their own, e.g. leaving plan mode).
+                Say(session, session.SetMode(rest.Trim()) ?? "switched");
+                wire.Notify(session.Id, new JsonObject { ["sessionUpdate"] = "current_mode_update", ["currentModeId"] = session.ModeId });
+                break;
+            case "switch-option":
+                var (optionId, optionValue) = SplitWord(rest);
+                Say(session, session.SetOption(optionId, optionValue.Trim()) ?? "switched");
+                wire.Notify(session.Id, new JsonObject { ["sessionUpdate"] = "config_option_update", ["configOptions"] = session.ConfigOptionsJson() });
+                break;
             case "thought":
                 wire.Notify(session.Id, Chunk("agent_thought_chunk", rest));
                 Say(session, "done thinking");

@@ -78,6 +78,17 @@ internal sealed class Session(string id, string? cwd, string? mcpServersJson, st
         return new JsonObject { ["currentModeId"] = ModeId, ["availableModes"] = available };
     }
 
+    /// <summary>The model option as ACP <c>models</c> (<c>currentModelId</c>, <c>availableModels</c>).</summary>
+    public JsonObject ModelsJson()
+    {
+        var available = new JsonArray();
+        foreach (var (value, name) in Options.Single(o => o.Id == "model").Values)
+        {
+            available.Add(new JsonObject { ["modelId"] = value, ["name"] = name });
+        }
+        return new JsonObject { ["currentModelId"] = Model, ["availableModels"] = available };
+    }
+
     public JsonArray ConfigOptionsJson()
     {
         var list = new JsonArray();

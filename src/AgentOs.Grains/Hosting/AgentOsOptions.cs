@@ -35,6 +35,12 @@ public sealed class AgentOsOptions
     /// <summary>Largest prompt accepted, in characters. Default 1,000,000.</summary>
     public int MaxPromptLength { get; set; } = 1_000_000;
 
+    /// <summary>
+    /// How many prompts may wait behind a session's running turn (first in, first out); one more is
+    /// refused with <see cref="AgentOsErrorCode.SessionBusy"/>. Default 16.
+    /// </summary>
+    public int MaxQueuedPrompts { get; set; } = 16;
+
     /// <summary>Where agent stderr goes; when null, to the host's stderr with a prefix.</summary>
     public Action<AgentStderrChunk>? OnAgentStderr { get; set; }
 

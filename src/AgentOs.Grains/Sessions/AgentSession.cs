@@ -26,7 +26,9 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     private const int MaxRecordedMalformedLines = 20;
 
     private readonly SessionContext _context;
-    private readonly SemaphoreSlim _turn = new(1, 1);
+    private readonly object _queueLock = new();
+    private readonly Queue<TaskCompletionSource> _queuedTurns = new();
+    private bool _turnRunning;
     private readonly object _textLock = new();
     private readonly TaskCompletionSource<AgentExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private StringBuilder? _turnText;
@@ -50,8 +52,6 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     public AgentTypeDefinition AgentType { get; }
 
     public string? AcpSessionId { get; private set; }
-
-    public SessionInfo Info { get; private set; } = null!;
 
     public int Pid => _process.Pid;
 
@@ -122,7 +122,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
 
         AcpSessionId = setup.SessionId ?? (path is "load" or "resume" ? resume!.AcpSessionId : null) ?? throw new AgentOsException(AgentOsErrorCode.AgentProtocolError,
             $"The agent '{AgentType.Name}' answered session/new without a sessionId.") { SessionId = SessionId };
-        Info = SessionInfoMapping.Create(SessionId, AgentType.Name, AcpSessionId, _process.Pid, init, setup);
+        SetInfo(SessionInfoMapping.Create(SessionId, AgentType.Name, AcpSessionId, _process.Pid, init, setup));
         Events.Append(SessionId, resume is null ? AgentOsEventMethods.SessionStart : AgentOsEventMethods.Resume, Json(w =>
         {
             w.WriteString("acpSessionId", AcpSessionId);
@@ -204,15 +204,14 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
         return env;
     }
 
-    /// <summary>Runs one <c>session/prompt</c> turn.</summary>
+    /// <summary>
+    /// Runs one <c>session/prompt</c> turn. While another turn runs, the prompt waits in a first-in,
+    /// first-out queue of at most <see cref="AgentOsOptions.MaxQueuedPrompts"/> (recorded as
+    /// <c>_agentos/prompt_queued</c>); past that it is refused with <see cref="AgentOsErrorCode.SessionBusy"/>.
+    /// </summary>
     public async Task<PromptResult> PromptAsync(string text, CancellationToken cancellationToken)
     {
-        if (!await _turn.WaitAsync(0, cancellationToken))
-        {
-            throw new AgentOsException(AgentOsErrorCode.SessionBusy,
-                $"Session '{SessionId}' is already running a prompt. Wait for it to finish or cancel it with CancelPrompt.") { SessionId = SessionId };
-        }
-
+        await EnterTurnAsync(text);
         try
         {
             ThrowIfExited();
@@ -264,7 +263,57 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
                 _turnText = null;
             }
 
-            _turn.Release();
+            LeaveTurn();
+        }
+    }
+
+    /// <summary>Takes the turn, or waits for it behind the prompts queued before this one (strictly FIFO).</summary>
+    private Task EnterTurnAsync(string text)
+    {
+        TaskCompletionSource waiter;
+        lock (_queueLock)
+        {
+            if (!_turnRunning)
+            {
+                _turnRunning = true;
+                return Task.CompletedTask;
+            }
+
+            if (_queuedTurns.Count >= Options.MaxQueuedPrompts)
+            {
+                throw new AgentOsException(AgentOsErrorCode.SessionBusy,
+                    $"Session '{SessionId}' is running a prompt and its queue is full ({_queuedTurns.Count} of {Options.MaxQueuedPrompts} queued, AgentOs:MaxQueuedPrompts). Wait for a turn to finish or cancel the running one with CancelPrompt.")
+                { SessionId = SessionId };
+            }
+
+            waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _queuedTurns.Enqueue(waiter);
+            var position = _queuedTurns.Count;
+            // Appended under the lock, so queued events are in queue order.
+            Events.Append(SessionId, AgentOsEventMethods.PromptQueued, Json(w =>
+            {
+                w.WriteNumber("position", position);
+                w.WritePropertyName("prompt");
+                JsonSerializer.Serialize(w, [new TextContentBlock { Text = text }], AcpJsonContext.Default.IReadOnlyListContentBlock);
+            }));
+        }
+
+        return waiter.Task;
+    }
+
+    /// <summary>Hands the turn to the next queued prompt, if any.</summary>
+    private void LeaveTurn()
+    {
+        lock (_queueLock)
+        {
+            if (_queuedTurns.TryDequeue(out var next))
+            {
+                next.SetResult();
+            }
+            else
+            {
+                _turnRunning = false;
+            }
         }
     }
 
@@ -408,8 +457,6 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
         {
             await _process.DisposeAsync();
         }
-
-        _turn.Dispose();
     }
 
     // ---- the client side of ACP, called on the connection's read loop ----
@@ -426,6 +473,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
         if (notification.Method == AcpMethods.SessionUpdate)
         {
             CaptureTurnText(notification.Params);
+            TrackConfigUpdate(notification.Params);
         }
 
         return Events.AppendWithBackPressureAsync(SessionId, notification.Method, notification.ParamsJson);

@@ -28,6 +28,9 @@ internal static class Migrations
             PRIMARY KEY (session_id, seq)
         ) WITHOUT ROWID;
         """,
+
+        // 2: the runtime configuration a session had ({ "mode", "model", "thought_level" }), re-applied on resume.
+        "ALTER TABLE sessions ADD COLUMN config_json TEXT;",
     ];
 
     public static int LatestVersion => All.Length;

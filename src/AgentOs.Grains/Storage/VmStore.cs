@@ -11,7 +11,8 @@ internal sealed record SessionRecord(
     SessionStatus Status,
     string Cwd,
     string? AcpSessionId,
-    string OptionsJson);
+    string OptionsJson,
+    string? ConfigJson = null);
 
 /// <summary>
 /// One VM's SQLite database (<c>vm.db</c>, WAL). One writer connection guarded by a lock (SQLite
@@ -124,6 +125,15 @@ internal sealed class VmStore : IDisposable
         }
     }
 
+    /// <summary>Stores the session's runtime configuration (mode, model, thought level), to re-apply on resume.</summary>
+    public void UpdateConfig(string sessionId, string configJson)
+    {
+        lock (_writeLock)
+        {
+            _writer.Execute("UPDATE sessions SET config_json = $config WHERE session_id = $id", new { id = sessionId, config = configJson });
+        }
+    }
+
     /// <summary>Deletes a session and every event of it, in one transaction.</summary>
     public void DeleteSession(string sessionId)
     {
@@ -149,7 +159,7 @@ internal sealed class VmStore : IDisposable
     {
         using var connection = OpenReader();
         return connection.QuerySingleOrDefault<SessionRecordRow>(
-            "SELECT session_id AS SessionId, agent_type AS AgentType, created_at AS CreatedAt, status AS Status, cwd AS Cwd, acp_session_id AS AcpSessionId, options_json AS OptionsJson FROM sessions WHERE session_id = $id",
+            "SELECT session_id AS SessionId, agent_type AS AgentType, created_at AS CreatedAt, status AS Status, cwd AS Cwd, acp_session_id AS AcpSessionId, options_json AS OptionsJson, config_json AS ConfigJson FROM sessions WHERE session_id = $id",
             new { id = sessionId })?.ToRecord();
     }
 
@@ -221,8 +231,9 @@ internal sealed class VmStore : IDisposable
         public string Cwd { get; set; } = "";
         public string? AcpSessionId { get; set; }
         public string OptionsJson { get; set; } = "{}";
+        public string? ConfigJson { get; set; }
 
-        public SessionRecord ToRecord() => new(SessionId, AgentType, CreatedAt, (SessionStatus)Status, Cwd, AcpSessionId, OptionsJson);
+        public SessionRecord ToRecord() => new(SessionId, AgentType, CreatedAt, (SessionStatus)Status, Cwd, AcpSessionId, OptionsJson, ConfigJson);
     }
 
     private sealed class PersistedSessionRow

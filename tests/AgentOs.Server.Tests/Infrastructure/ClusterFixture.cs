@@ -15,6 +15,9 @@ public sealed class ClusterFixture : IAsyncLifetime
     private readonly TempDirectory _data = new("agentos-grains");
     private IHost? _silo;
 
+    /// <summary>A small prompt queue bound (the default is 16), so the bound is quick to reach.</summary>
+    public const int MaxQueuedPrompts = 3;
+
     public AgentOsClient Client { get; private set; } = null!;
 
     public string DataDirectory => _data.Path;
@@ -36,6 +39,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                 o.DataDirectory = _data.Path;
                 o.Agents = TestAgents.All();
                 o.NewSessionTimeout = TimeSpan.FromSeconds(3);
+                o.MaxQueuedPrompts = ClusterFixture.MaxQueuedPrompts;
                 o.OnAgentStderr = Stderr.Enqueue;
             });
         });

@@ -12,6 +12,7 @@ public static class TestAgents
     public const string Chatty = "test-chatty";
     public const string LoadsSessions = "test-load";
     public const string ResumesSessions = "test-resume";
+    public const string LegacyConfig = "test-legacy-config";
 
     public static Dictionary<string, AgentTypeOptions> All() => new(StringComparer.Ordinal)
     {
@@ -22,6 +23,7 @@ public static class TestAgents
         [Chatty] = Make("--chatty"),
         [LoadsSessions] = Make("--load-session"),
         [ResumesSessions] = Make("--resume-session"),
+        [LegacyConfig] = Make("--legacy-config"),
     };
 
     public static AgentTypeOptions Make(params string[] flags) => new()
