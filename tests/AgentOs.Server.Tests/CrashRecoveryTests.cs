@@ -32,7 +32,7 @@ public sealed class CrashRecoveryTests
             failure.Which.Code.Should().Be(AgentOsErrorCode.ServerUnavailable);
         }
 
-        await WaitForOrphanToExitAsync(agentPid);
+        await AgentProcesses.WaitForExitAsync(agentPid, killIfStillRunning: true); // orphaned by the SIGKILL: it exits when its stdin closes
 
         await using (var restarted = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"), data.Path))
         {
@@ -73,32 +73,5 @@ public sealed class CrashRecoveryTests
         (await vm.ListPersistedSessionsAsync()).Single().Status.Should().Be(SessionStatus.Suspended);
         server.Output.Should().Contain("VM idle: deactivating");
         (await vm.SendPromptAsync(session.SessionId, "awake?")).Text.Should().StartWith("echo: awake?");
-    }
-
-    /// <summary>An agent orphaned by a SIGKILLed server exits when its stdin closes; kill it by pid if it does not.</summary>
-    private static async Task WaitForOrphanToExitAsync(int pid)
-    {
-        Process orphan;
-        try
-        {
-            orphan = Process.GetProcessById(pid);
-        }
-        catch (ArgumentException)
-        {
-            return;
-        }
-
-        using (orphan)
-        {
-            try
-            {
-                await orphan.WaitForExitAsync().WaitAsync(TestTimeouts.Default);
-            }
-            catch (TimeoutException)
-            {
-                orphan.Kill();
-                throw new InvalidOperationException($"The orphaned agent (pid {pid}) did not exit when its server died.");
-            }
-        }
     }
 }

@@ -117,7 +117,7 @@ public sealed class RuntimeConfigTests(ClusterFixture fixture)
         (await vm.SendPromptAsync(session.SessionId, "switch-option model smart")).Text.Should().Be("switched");
 
         await vm.SleepAsync();
-        await WaitForExitAsync(session.ProcessId);
+        await AgentProcesses.WaitForExitAsync(session.ProcessId);
         var resumed = await vm.ResumeSessionAsync(session.SessionId);
 
         resumed.ProcessId.Should().NotBe(session.ProcessId, "a new agent process, which starts from its own defaults");
@@ -195,23 +195,5 @@ public sealed class RuntimeConfigTests(ClusterFixture fixture)
         (await set.Should().ThrowAsync<AgentOsException>()).Which.Message.Should().Contain("ResumeSession");
         (await get.Should().ThrowAsync<AgentOsException>()).Which.Code.Should().Be(AgentOsErrorCode.UnknownSession);
         (await unknown.Should().ThrowAsync<AgentOsException>()).Which.Code.Should().Be(AgentOsErrorCode.UnknownSession);
-    }
-
-    private static async Task WaitForExitAsync(int pid)
-    {
-        Process process;
-        try
-        {
-            process = Process.GetProcessById(pid);
-        }
-        catch (ArgumentException)
-        {
-            return; // already gone
-        }
-
-        using (process)
-        {
-            await process.WaitForExitAsync().WaitAsync(TestTimeouts.Default);
-        }
     }
 }
