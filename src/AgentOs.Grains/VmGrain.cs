@@ -50,7 +50,7 @@ internal sealed class VmGrain(
         var stream = this.GetStreamProvider(AgentOsNames.StreamProvider)
             .GetStream<SessionEventBatch>(StreamId.Create(AgentOsNames.SessionEventStream, Id));
         _events = new EventPipeline(Id, _store, new StreamPublisher(stream), logger);
-        Log.VmActivated(logger, Id, _store.ListSessions().Count, recovered);
+        Log.VmActivated(logger, Id, _store.CountSessions(), recovered);
         return Task.CompletedTask;
     }
 
@@ -179,8 +179,15 @@ internal sealed class VmGrain(
             throw new AgentOsException(AgentOsErrorCode.InvalidArgument, $"limit must be positive (was {limit}).");
         }
 
-        RequirePersisted(sessionId);
-        return await Task.Run(() => _store.ReadEvents(sessionId, Math.Max(0, since), limit));
+        var live = _sessions.ContainsKey(sessionId ?? "");
+        var events = await Task.Run(() => string.IsNullOrEmpty(sessionId) ? [] : _store.ReadEvents(sessionId, Math.Max(0, since), limit));
+        // Whether the session exists matters only when nothing came back: one query on the common path.
+        if (events.Count == 0 && !live && (string.IsNullOrEmpty(sessionId) || await Task.Run(() => _store.GetSession(sessionId)) is null))
+        {
+            throw UnknownSession(sessionId);
+        }
+
+        return events;
     }
 
     public async Task<IReadOnlyList<PersistedSession>> ListPersistedSessions() => await Task.Run(_store.ListSessions);

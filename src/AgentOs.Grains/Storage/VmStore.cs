@@ -163,6 +163,12 @@ internal sealed class VmStore : IDisposable
             new { id = sessionId })?.ToRecord();
     }
 
+    public int CountSessions()
+    {
+        using var connection = OpenReader();
+        return connection.ExecuteScalar<int>("SELECT COUNT(*) FROM sessions");
+    }
+
     public IReadOnlyList<PersistedSession> ListSessions()
     {
         using var connection = OpenReader();
