@@ -15,6 +15,12 @@ public enum AgentOsErrorCode
     InvalidPath = 9,
     SessionBusy = 10,
     ServerUnavailable = 11,
+
+    /// <summary>A software package could not be installed (npm or node missing, install failed).</summary>
+    SoftwareUnavailable = 20,
+
+    /// <summary>The agent type needs credentials (an API key) that neither the server nor the session gave.</summary>
+    MissingCredentials = 21,
 }
 
 /// <summary>An error from AgentOs with a code clients can switch on and a message that says what to do.</summary>

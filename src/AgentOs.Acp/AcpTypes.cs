@@ -83,6 +83,8 @@ public sealed class NewSessionRequest
 {
     [JsonPropertyName("cwd")] public required string Cwd { get; init; }
     [JsonPropertyName("mcpServers")] public IReadOnlyList<McpServerWire> McpServers { get; init; } = [];
+    /// <summary>Extension data, e.g. Claude Code's <c>systemPrompt</c>.</summary>
+    [JsonPropertyName("_meta"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? Meta { get; init; }
 }
 
 public sealed class LoadSessionRequest
@@ -90,6 +92,8 @@ public sealed class LoadSessionRequest
     [JsonPropertyName("sessionId")] public required string SessionId { get; init; }
     [JsonPropertyName("cwd")] public required string Cwd { get; init; }
     [JsonPropertyName("mcpServers")] public IReadOnlyList<McpServerWire> McpServers { get; init; } = [];
+    /// <summary>Extension data, e.g. Claude Code's <c>systemPrompt</c>.</summary>
+    [JsonPropertyName("_meta"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? Meta { get; init; }
 }
 
 /// <summary>ACP <c>session/resume</c> (an unstable capability under <c>sessionCapabilities.resume</c>).</summary>
@@ -98,6 +102,8 @@ public sealed class ResumeSessionRequest
     [JsonPropertyName("sessionId")] public required string SessionId { get; init; }
     [JsonPropertyName("cwd")] public required string Cwd { get; init; }
     [JsonPropertyName("mcpServers")] public IReadOnlyList<McpServerWire> McpServers { get; init; } = [];
+    /// <summary>Extension data, e.g. Claude Code's <c>systemPrompt</c>.</summary>
+    [JsonPropertyName("_meta"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? Meta { get; init; }
 }
 
 /// <summary>The reply to session/new, session/load and session/resume.</summary>

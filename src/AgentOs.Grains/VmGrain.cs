@@ -1,6 +1,7 @@
 using AgentOs.Agents;
 using AgentOs.Events;
 using AgentOs.Hosting;
+using AgentOs.Sandbox;
 using AgentOs.Sessions;
 using AgentOs.Storage;
 using Microsoft.Extensions.Logging;
@@ -27,6 +28,7 @@ internal sealed class VmGrain(
     IOptions<AgentOsOptions> options,
     AgentTypeRegistry agentTypes,
     SessionOptionsProtector protector,
+    AgentSandbox sandbox,
     ILogger<VmGrain> logger) : Grain, IVmGrain
 {
     private readonly Dictionary<string, AgentSession> _sessions = new(StringComparer.Ordinal);
@@ -39,11 +41,11 @@ internal sealed class VmGrain(
 
     private string Id => this.GetPrimaryKeyString();
 
-    private SessionContext Context => new(Id, _paths, _events, _options, logger);
+    private SessionContext Context => new(Id, _paths, _events, _options, sandbox, logger);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _paths = new VmPaths(_options.DataDirectory, Id);
+        _paths = new VmPaths(_options.DataDirectory, Id, sandbox.MapsHome);
         Directory.CreateDirectory(_paths.HostHome);
         _store = new VmStore(_paths.Database);
         var recovered = _store.SuspendActiveSessions();
@@ -67,10 +69,11 @@ internal sealed class VmGrain(
     public async Task<SessionInfo> CreateSession(string agentType, CreateSessionOptions? options = null)
     {
         options ??= new CreateSessionOptions();
-        var type = agentTypes.Resolve(agentType);
+        agentTypes.Validate(agentType);
         var cwd = options.Cwd ?? VmPaths.Home;
         _paths.ToHost(cwd); // validates before anything is created
         McpServerMapping.Validate(options.McpServers);
+        var type = await agentTypes.ResolveAsync(agentType); // installs the software package on first use
 
         var sessionId = Guid.CreateVersion7().ToString("N");
         _store.InsertSession(new SessionRecord(sessionId, type.Name, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), SessionStatus.Active, cwd, null, protector.Protect(options)));
@@ -214,7 +217,7 @@ internal sealed class VmGrain(
         }
 
         var record = (string.IsNullOrEmpty(sessionId) ? null : _store.GetSession(sessionId)) ?? throw UnknownSession(sessionId);
-        var type = agentTypes.Resolve(record.AgentType);
+        var type = await agentTypes.ResolveAsync(record.AgentType);
         var options = protector.Unprotect(sessionId!, record.OptionsJson);
         var plan = new ResumePlan(record.AcpSessionId, () => _store.ReadEvents(sessionId!, 0, int.MaxValue));
         return await StartAsync(sessionId!, type, options, record.Cwd, plan, record.ConfigJson);

@@ -15,6 +15,13 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"])
     builder.WebHost.UseUrls("http://localhost:6420");
 }
 
+// `install <package>…`: install software packages ahead of time, then exit.
+if (args is ["install", .. var packages])
+{
+    using var loggers = LoggerFactory.Create(logging => logging.AddSimpleConsole(o => o.SingleLine = true));
+    return await SoftwareCommand.InstallAsync(builder.Configuration, packages.Where(p => !p.StartsWith('-')).ToList(), loggers);
+}
+
 var orleans = builder.Configuration.GetSection("AgentOs:Orleans").Get<OrleansEndpointOptions>() ?? new OrleansEndpointOptions();
 try
 {
@@ -42,7 +49,8 @@ app.MapAgentOs();
 app.Lifetime.ApplicationStarted.Register(() =>
 {
     var agentOs = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentOsOptions>>().Value;
-    var agents = agentOs.Agents.Count == 0 ? "none configured" : string.Join(", ", agentOs.Agents.Keys.Order(StringComparer.Ordinal));
+    var agents = string.Join(", ", SoftwareCommand.BuiltInAgentTypes.Concat(agentOs.Agents.Where(a => !string.IsNullOrEmpty(a.Value.Command)).Select(a => a.Key))
+        .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
     ServerLog.Ready(app.Logger, string.Join(", ", app.Urls), orleans.GatewayPort, agentOs.DataDirectoryFullPath, agents);
 });
 

@@ -49,7 +49,7 @@ public sealed class ServerProcessTests(ServerProcessFixture fixture) : IClassFix
         var unknownType = () => vm.CreateSessionAsync("typo");
         var unknownSession = () => vm.SendPromptAsync("nope", "hi");
 
-        (await unknownType.Should().ThrowAsync<AgentOsException>()).Which.Message.Should().Contain("known: mine");
+        (await unknownType.Should().ThrowAsync<AgentOsException>()).Which.Message.Should().Contain("mine").And.Contain("pi");
         (await unknownSession.Should().ThrowAsync<AgentOsException>()).Which.Code.Should().Be(AgentOsErrorCode.UnknownSession);
         var session = await vm.CreateSessionAsync("mine");
         (await vm.SendPromptAsync(session.SessionId, "ping")).Text.Should().Be("echo: ping");

@@ -1,36 +1,130 @@
 using System.Text.RegularExpressions;
 using AgentOs.Hosting;
+using AgentOs.Software;
 using Microsoft.Extensions.Options;
 
 namespace AgentOs.Agents;
 
-/// <summary>An agent type: how to launch its ACP command.</summary>
-internal sealed record AgentTypeDefinition(string Name, string Command, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string> Env);
+/// <summary>An agent type resolved to what to launch: a built-in software package (installed) or a custom command.</summary>
+internal sealed record AgentTypeDefinition(string Name, string Command, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string> Env)
+{
+    /// <summary>Host paths the sandboxed agent reads (its software, its command's folder).</summary>
+    public IReadOnlyList<string> ReadOnlyPaths { get; init; } = [];
 
-/// <summary>The agent types this server knows: those declared under <c>AgentOs:Agents</c>.</summary>
-internal sealed partial class AgentTypeRegistry(IOptionsMonitor<AgentOsOptions> options)
+    public IReadOnlyList<string> InstructionsArgs { get; init; } = [];
+
+    public IReadOnlyDictionary<string, string> InstructionsEnv { get; init; } = new Dictionary<string, string>();
+
+    public bool InstructionsInSessionMeta { get; init; }
+
+    public Credentials Credentials { get; init; } = Credentials.None;
+
+    /// <summary>True when the agent has a declared way to take instructions.</summary>
+    public bool TakesInstructions => InstructionsArgs.Count > 0 || InstructionsEnv.Count > 0 || InstructionsInSessionMeta;
+}
+
+/// <summary>
+/// The agent types this server knows: the built-in software packages (<see cref="BuiltInSoftware"/>)
+/// and the custom ones declared under <c>AgentOs:Agents</c>. A custom declaration with a Command
+/// replaces a built-in of the same name; one without a Command only adds Env to the built-in.
+/// </summary>
+internal sealed partial class AgentTypeRegistry(IOptionsMonitor<AgentOsOptions> options, SoftwareInstaller installer)
 {
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$", RegexOptions.CultureInvariant | RegexOptions.IgnoreCase)]
     private static partial Regex NamePattern();
 
-    public IReadOnlyList<string> Names => options.CurrentValue.Agents.Keys.Order(StringComparer.Ordinal).ToList();
+    public IReadOnlyList<string> Names => BuiltInSoftware.All.Select(p => p.Name)
+        .Concat(options.CurrentValue.Agents.Where(a => !string.IsNullOrWhiteSpace(a.Value.Command)).Select(a => a.Key))
+        .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
 
-    public AgentTypeDefinition Resolve(string? agentType)
+    /// <summary>Checks the name only, at once (no install): throws <see cref="AgentOsErrorCode.UnknownAgentType"/>.</summary>
+    public void Validate(string? agentType)
     {
-        var agents = options.CurrentValue.Agents;
-        if (string.IsNullOrWhiteSpace(agentType) || !agents.TryGetValue(agentType, out var declared))
-        {
-            var known = agents.Count == 0 ? "none are configured" : "known: " + string.Join(", ", Names);
-            throw new AgentOsException(AgentOsErrorCode.UnknownAgentType,
-                $"Unknown agent type '{agentType}' ({known}). Declare one with AgentOs:Agents:<name>:Command and :Args, e.g. the environment variables AgentOs__Agents__mine__Command=node AgentOs__Agents__mine__Args__0=/path/agent.mjs.");
-        }
-
-        if (!NamePattern().IsMatch(agentType) || string.IsNullOrWhiteSpace(declared.Command))
+        if (string.IsNullOrWhiteSpace(agentType) || !Names.Contains(agentType, StringComparer.Ordinal))
         {
             throw new AgentOsException(AgentOsErrorCode.UnknownAgentType,
-                $"Agent type '{agentType}' is misconfigured: it needs a name of letters, digits, '.', '_' or '-' and a non-empty Command (AgentOs:Agents:{agentType}:Command).");
+                $"Unknown agent type '{agentType}' (known: {string.Join(", ", Names)}). Declare a custom one with AgentOs:Agents:<name>:Command and :Args, e.g. the environment variables AgentOs__Agents__mine__Command=node AgentOs__Agents__mine__Args__0=/path/agent.mjs.");
         }
 
-        return new AgentTypeDefinition(agentType, declared.Command, declared.Args.ToList(), new Dictionary<string, string>(declared.Env, StringComparer.Ordinal));
+        if (!NamePattern().IsMatch(agentType))
+        {
+            throw new AgentOsException(AgentOsErrorCode.UnknownAgentType,
+                $"Agent type '{agentType}' is misconfigured: its name must be letters, digits, '.', '_' or '-'.");
+        }
     }
+
+    /// <summary>Resolves <paramref name="agentType"/>, installing its software package on first use.</summary>
+    public async Task<AgentTypeDefinition> ResolveAsync(string? agentType, CancellationToken cancellationToken = default)
+    {
+        Validate(agentType);
+        options.CurrentValue.Agents.TryGetValue(agentType!, out var declared);
+        if (declared is not null && !string.IsNullOrWhiteSpace(declared.Command))
+        {
+            return Custom(agentType!, declared);
+        }
+
+        var package = BuiltInSoftware.Find(agentType!)!;
+        var dir = await installer.EnsureInstalledAsync(package, cancellationToken).ConfigureAwait(false);
+        var env = package.Env.ToDictionary(e => e.Key, e => SoftwarePackage.Expand(e.Value, dir), StringComparer.Ordinal);
+        foreach (var (key, value) in declared?.Env ?? [])
+        {
+            env[key] = value;
+        }
+
+        return new AgentTypeDefinition(package.Name, SoftwarePackage.Expand(package.Command, dir), package.Args.Select(a => SoftwarePackage.Expand(a, dir)).ToList(), env)
+        {
+            ReadOnlyPaths = [dir],
+            InstructionsArgs = package.InstructionsArgs,
+            InstructionsEnv = package.InstructionsEnv,
+            InstructionsInSessionMeta = package.InstructionsInSessionMeta,
+            Credentials = package.Credentials,
+        };
+    }
+
+    private AgentTypeDefinition Custom(string name, AgentTypeOptions declared)
+    {
+        var readOnly = new List<string>();
+        foreach (var path in declared.ReadOnlyPaths)
+        {
+            if (!Path.IsPathFullyQualified(path) || !(Directory.Exists(path) || File.Exists(path)))
+            {
+                throw Misconfigured(name, $"its ReadOnlyPaths entry '{path}' is not an existing absolute path");
+            }
+
+            readOnly.Add(Path.GetFullPath(path));
+        }
+
+        // The command and absolute paths among the arguments (a script, a .dll) must be readable in the sandbox.
+        foreach (var candidate in declared.Args.Prepend(declared.Command).Where(Path.IsPathFullyQualified))
+        {
+            if (File.Exists(candidate))
+            {
+                readOnly.Add(Path.GetDirectoryName(Path.GetFullPath(candidate))!);
+            }
+            else if (Directory.Exists(candidate))
+            {
+                readOnly.Add(Path.GetFullPath(candidate));
+            }
+        }
+
+        var data = options.CurrentValue.DataDirectoryFullPath;
+        var software = options.CurrentValue.SoftwareDirectoryFullPath;
+        if (readOnly.FirstOrDefault(p => (IsUnder(p, data) || IsUnder(data, p)) && !IsUnder(p, software)) is { } exposed)
+        {
+            throw Misconfigured(name, $"it would expose '{exposed}', inside the server's data directory, to its agents");
+        }
+
+        return new AgentTypeDefinition(name, declared.Command, declared.Args.ToList(), new Dictionary<string, string>(declared.Env, StringComparer.Ordinal))
+        {
+            ReadOnlyPaths = readOnly.Distinct(StringComparer.Ordinal).ToList(),
+            InstructionsArgs = declared.InstructionsArgs.ToList(),
+            InstructionsEnv = new Dictionary<string, string>(declared.InstructionsEnv, StringComparer.Ordinal),
+        };
+    }
+
+    private static bool IsUnder(string path, string root) =>
+        path == root || path.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal);
+
+    private static AgentOsException Misconfigured(string name, string reason) => new(AgentOsErrorCode.UnknownAgentType,
+        $"Agent type '{name}' is misconfigured: {reason} (AgentOs:Agents:{name}).");
 }

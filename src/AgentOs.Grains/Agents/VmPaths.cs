@@ -1,19 +1,23 @@
 namespace AgentOs.Agents;
 
 /// <summary>
-/// Where a VM lives on the host (<c>&lt;data&gt;/vms/&lt;vmId&gt;/</c>: <c>vm.db</c> and <c>home/</c>) and how VM
-/// paths map onto it. The VM sees its home as <see cref="Home"/>.
+/// Where a VM lives on the host (<c>&lt;data&gt;/vms/&lt;vmId&gt;/</c>: <c>vm.db</c>, <c>home/</c> and
+/// <c>run/</c>) and how paths map between three views: the API's VM paths (always under
+/// <see cref="Home"/>), the host, and the agent's own view (<see cref="AgentHome"/>: the same
+/// <c>/home/agentos</c> inside a sandbox, the host folder when agents run as host processes).
 /// </summary>
 internal sealed class VmPaths
 {
-    /// <summary>The VM's home as agents see it.</summary>
+    /// <summary>The VM's home in the API and inside the sandbox.</summary>
     public const string Home = "/home/agentos";
 
-    public VmPaths(string dataDirectory, string vmId)
+    public VmPaths(string dataDirectory, string vmId, bool sandboxed = true)
     {
         Root = Path.Combine(Path.GetFullPath(dataDirectory), "vms", VmId.Validate(vmId));
         HostHome = Path.Combine(Root, "home");
         Database = Path.Combine(Root, "vm.db");
+        Run = Path.Combine(Root, "run");
+        AgentHome = sandboxed ? Home : HostHome;
     }
 
     public string Root { get; }
@@ -21,6 +25,35 @@ internal sealed class VmPaths
     public string HostHome { get; }
 
     public string Database { get; }
+
+    /// <summary>Per-session files the server hands to agents (instructions), outside the VM's home.</summary>
+    public string Run { get; }
+
+    /// <summary>The VM's home as its agents see it.</summary>
+    public string AgentHome { get; }
+
+    /// <summary>A VM path (validated) as the agent sees it.</summary>
+    public string ToAgent(string vmPath)
+    {
+        var host = ToHost(vmPath);
+        return AgentHome + host[HostHome.Length..];
+    }
+
+    /// <summary>
+    /// Maps a path the agent sent (an fs/* request) to the host. Inside a sandbox it is a VM path;
+    /// host-process agents see the host folder, so that prefix is accepted too. Anything that leaves
+    /// the VM's home, also through a symlink, is an <see cref="AgentOsErrorCode.InvalidPath"/> error.
+    /// </summary>
+    public string FromAgent(string agentPath)
+    {
+        if (AgentHome != Home && agentPath is not null && agentPath.StartsWith('/') &&
+            Path.GetFullPath(agentPath) is var full && (full == HostHome || full.StartsWith(HostHome + "/", StringComparison.Ordinal)))
+        {
+            return ToHost(Home + full[HostHome.Length..]);
+        }
+
+        return ToHost(agentPath!);
+    }
 
     /// <summary>Maps a VM path (absolute, under <see cref="Home"/>) to the host; anything else is an <see cref="AgentOsErrorCode.InvalidPath"/> error.</summary>
     public string ToHost(string vmPath)

@@ -41,14 +41,49 @@ public sealed class AgentOsOptions
     /// </summary>
     public int MaxQueuedPrompts { get; set; } = 16;
 
+    /// <summary>
+    /// How agents are confined: <see cref="SandboxMode.Auto"/> (default) uses bubblewrap when it is
+    /// installed and works, else runs agents as host processes and says so loudly at start.
+    /// </summary>
+    public SandboxMode Sandbox { get; set; } = SandboxMode.Auto;
+
+    /// <summary>Whether sandboxed agents keep the network (they call their LLM). Default true.</summary>
+    public bool SandboxNetwork { get; set; } = true;
+
+    /// <summary>Where software packages are installed. Default <c>&lt;DataDirectory&gt;/software</c>.</summary>
+    public string? SoftwareDirectory { get; set; }
+
+    /// <summary>Software packages installed in the background at start (e.g. <c>pi</c>), so the first session does not wait.</summary>
+    public List<string> Preinstall { get; set; } = [];
+
     /// <summary>Where agent stderr goes; when null, to the host's stderr with a prefix.</summary>
     public Action<AgentStderrChunk>? OnAgentStderr { get; set; }
 
     /// <summary>The absolute data directory.</summary>
     public string DataDirectoryFullPath => Path.GetFullPath(DataDirectory);
+
+    /// <summary>The absolute software directory.</summary>
+    public string SoftwareDirectoryFullPath => Path.GetFullPath(SoftwareDirectory ?? Path.Combine(DataDirectoryFullPath, "software"));
 }
 
-/// <summary>A custom ACP agent type: any command that speaks ACP on stdio.</summary>
+/// <summary>How agent processes are confined to their VM.</summary>
+public enum SandboxMode
+{
+    /// <summary>bubblewrap when available, else host processes (logged as a warning at start).</summary>
+    Auto,
+
+    /// <summary>bubblewrap, or the server refuses to start.</summary>
+    Bubblewrap,
+
+    /// <summary>Host processes: VM paths map onto the VM's directory; only the server-side fs/* handlers are confined.</summary>
+    None,
+}
+
+/// <summary>
+/// A custom ACP agent type: any command that speaks ACP on stdio. Under a built-in name
+/// (<c>pi</c>, <c>claude-code</c>, …) without a <see cref="Command"/>, it only adds <see cref="Env"/>
+/// (API keys, say) to the built-in package.
+/// </summary>
 public sealed class AgentTypeOptions
 {
     /// <summary>The executable (a path, or a name found on PATH).</summary>
@@ -59,6 +94,22 @@ public sealed class AgentTypeOptions
 
     /// <summary>Environment variables every session of this type gets (sessions can override).</summary>
     public Dictionary<string, string> Env { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Host paths the sandboxed agent may read (bound read-only at the same path). The command and
+    /// any absolute path among the arguments are added on their own (a file's folder).
+    /// </summary>
+    public List<string> ReadOnlyPaths { get; set; } = [];
+
+    /// <summary>
+    /// How the agent takes its instructions (OS instructions plus <c>AdditionalInstructions</c>):
+    /// arguments appended to <see cref="Args"/>, where <c>{file}</c> becomes the path of a file holding
+    /// them (as the agent sees it) and <c>{text}</c> the text itself. Example: <c>--append-system-prompt {file}</c>.
+    /// </summary>
+    public List<string> InstructionsArgs { get; set; } = [];
+
+    /// <summary>Like <see cref="InstructionsArgs"/>, as environment variables (<c>{file}</c>, <c>{text}</c> in the values).</summary>
+    public Dictionary<string, string> InstructionsEnv { get; set; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>One chunk of an agent's stderr.</summary>

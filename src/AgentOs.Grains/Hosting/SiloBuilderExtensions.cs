@@ -1,5 +1,7 @@
 using AgentOs.Agents;
+using AgentOs.Sandbox;
 using AgentOs.Sessions;
+using AgentOs.Software;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;
@@ -33,7 +35,11 @@ public static class SiloBuilderExtensions
 
         options.Validate(o => !string.IsNullOrWhiteSpace(o.DataDirectory), "AgentOs:DataDirectory must not be empty.");
         options.Validate(o => o.VmIdleTimeout >= TimeSpan.FromSeconds(1), "AgentOs:VmIdleTimeout must be at least one second.");
+        silo.Services.AddSingleton<SoftwareInstaller>();
         silo.Services.AddSingleton<AgentTypeRegistry>();
+        silo.Services.AddSingleton<AgentSandbox>(sp => SandboxSelector.Select(
+            sp.GetRequiredService<IOptions<AgentOsOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AgentOs.Sandbox")));
+        silo.Services.AddHostedService<AgentOsStartup>();
         silo.Services.AddSingleton<SessionOptionsProtector>();
 
         // Session options (Env may hold API keys) are stored encrypted; keys live under <data>/keys.

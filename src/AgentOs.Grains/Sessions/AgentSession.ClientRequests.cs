@@ -88,7 +88,7 @@ internal sealed partial class AgentSession
     {
         var request = @params.Deserialize(AcpJsonContext.Default.ReadTextFileRequest)
             ?? throw new AgentOsException(AgentOsErrorCode.InvalidArgument, "fs/read_text_file needs a path.");
-        var hostPath = _context.Paths.ToHost(request.Path);
+        var hostPath = _context.Paths.FromAgent(request.Path);
         if (!File.Exists(hostPath))
         {
             return AcpReply.Error(JsonRpcErrorCodes.InvalidParams, $"No such file: {request.Path}");
@@ -108,7 +108,7 @@ internal sealed partial class AgentSession
     {
         var request = @params.Deserialize(AcpJsonContext.Default.WriteTextFileRequest)
             ?? throw new AgentOsException(AgentOsErrorCode.InvalidArgument, "fs/write_text_file needs a path and content.");
-        var hostPath = _context.Paths.ToHost(request.Path);
+        var hostPath = _context.Paths.FromAgent(request.Path);
         Directory.CreateDirectory(Path.GetDirectoryName(hostPath)!);
         await File.WriteAllTextAsync(hostPath, request.Content).ConfigureAwait(false);
         return AcpReply.Result("null");

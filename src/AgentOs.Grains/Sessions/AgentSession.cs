@@ -5,12 +5,13 @@ using AgentOs.Acp;
 using AgentOs.Agents;
 using AgentOs.Events;
 using AgentOs.Hosting;
+using AgentOs.Sandbox;
 using Microsoft.Extensions.Logging;
 
 namespace AgentOs.Sessions;
 
 /// <summary>What a session needs from its VM.</summary>
-internal sealed record SessionContext(string VmId, VmPaths Paths, EventPipeline Events, AgentOsOptions Options, ILogger Logger);
+internal sealed record SessionContext(string VmId, VmPaths Paths, EventPipeline Events, AgentOsOptions Options, AgentSandbox Sandbox, ILogger Logger);
 
 /// <summary>How to restore a suspended session: its agent's own session id, and its transcript for the fallback.</summary>
 internal sealed record ResumePlan(string? AcpSessionId, Func<IReadOnlyList<SessionEvent>> ReadTranscript);
@@ -39,6 +40,8 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     private int _malformedLines;
     private int _replayedNotifications;
     private string? _pendingContext;
+    private JsonElement? _sessionMeta;
+    private string _agentCwd = VmPaths.Home;
 
     private AgentSession(SessionContext context, string sessionId, AgentTypeDefinition agentType)
     {
@@ -88,13 +91,18 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     private async Task StartCoreAsync(CreateSessionOptions options, string vmCwd, ResumePlan? resume, CancellationToken cancellationToken)
     {
         var started = Stopwatch.StartNew();
-        var launch = new AgentLaunch(AgentType.Command, AgentType.Args, BuildEnvironment(options), _context.Paths.ToHost(vmCwd));
-        _process = await AgentProcess.StartAsync(launch, OnStderrLine, cancellationToken);
+        var plan = AgentLaunchPlanner.Plan(_context.Sandbox, _context.Paths, SessionId, AgentType, options, vmCwd, Options.SandboxNetwork);
+        _sessionMeta = plan.SessionMeta;
+        _agentCwd = plan.AgentCwd;
+        _process = await AgentProcess.StartAsync(plan.Launch, OnStderrLine, cancellationToken);
         Events.Append(SessionId, AgentOsEventMethods.AgentStart, Json(w =>
         {
             w.WriteString("agentType", AgentType.Name);
             w.WriteNumber("pid", _process.Pid);
             w.WriteString("command", AgentType.Command);
+            w.WriteString("sandbox", _context.Sandbox.Name);
+            w.WriteString("cwd", plan.AgentCwd);
+            w.WriteNumber("instructionsChars", plan.Instructions?.Length ?? 0);
         }));
 
         _connection = new AcpConnection(_process.StandardOutput, _process.StandardInput, this,
@@ -142,7 +150,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     private Task<SessionSetupResponse> NewSessionAsync(string vmCwd, IReadOnlyList<McpServerWire> mcpServers, CancellationToken cancellationToken) =>
         CallAgentAsync(AcpMethods.SessionNew, () => _connection.SendRequestAsync(
             AcpMethods.SessionNew,
-            new NewSessionRequest { Cwd = vmCwd, McpServers = mcpServers },
+            new NewSessionRequest { Cwd = _agentCwd, McpServers = mcpServers, Meta = _sessionMeta },
             AcpJsonContext.Default.NewSessionRequest, AcpJsonContext.Default.SessionSetupResponse, Options.NewSessionTimeout, cancellationToken));
 
     private async Task<(SessionSetupResponse Setup, string Path)> RestoreAsync(ResumePlan resume, AgentCapabilitiesWire? capabilities, string vmCwd, IReadOnlyList<McpServerWire> mcpServers, CancellationToken cancellationToken)
@@ -157,7 +165,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
             {
                 var loaded = await CallAgentAsync(AcpMethods.SessionLoad, () => _connection.SendRequestAsync(
                     AcpMethods.SessionLoad,
-                    new LoadSessionRequest { SessionId = acpSessionId, Cwd = vmCwd, McpServers = mcpServers },
+                    new LoadSessionRequest { SessionId = acpSessionId, Cwd = _agentCwd, McpServers = mcpServers, Meta = _sessionMeta },
                     AcpJsonContext.Default.LoadSessionRequest, AcpJsonContext.Default.SessionSetupResponse, Options.NewSessionTimeout, cancellationToken,
                     onResponse: () => _restoring = false));
                 return (loaded, "load");
@@ -172,7 +180,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
         {
             var resumed = await CallAgentAsync(AcpMethods.SessionResume, () => _connection.SendRequestAsync(
                 AcpMethods.SessionResume,
-                new ResumeSessionRequest { SessionId = resumeId, Cwd = vmCwd, McpServers = mcpServers },
+                new ResumeSessionRequest { SessionId = resumeId, Cwd = _agentCwd, McpServers = mcpServers, Meta = _sessionMeta },
                 AcpJsonContext.Default.ResumeSessionRequest, AcpJsonContext.Default.SessionSetupResponse, Options.NewSessionTimeout, cancellationToken));
             return (resumed, "resume");
         }
@@ -180,28 +188,6 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
         var fresh = await NewSessionAsync(vmCwd, mcpServers, cancellationToken);
         _pendingContext = TranscriptContext.Build(resume.ReadTranscript());
         return (fresh, "context");
-    }
-
-    private Dictionary<string, string> BuildEnvironment(CreateSessionOptions options)
-    {
-        var env = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["PATH"] = Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin",
-            ["HOME"] = _context.Paths.HostHome,
-            ["LANG"] = "C.UTF-8",
-            ["TERM"] = "xterm-256color",
-        };
-        foreach (var (key, value) in AgentType.Env)
-        {
-            env[key] = value;
-        }
-
-        foreach (var (key, value) in options.Env ?? new Dictionary<string, string>())
-        {
-            env[key] = value;
-        }
-
-        return env;
     }
 
     /// <summary>

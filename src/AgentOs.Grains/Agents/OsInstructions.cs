@@ -1,0 +1,19 @@
+namespace AgentOs.Agents;
+
+/// <summary>
+/// The base OS instructions: where the agent is and what it has. Handed to every agent whose type
+/// declares how it takes instructions, unless the session sets <c>SkipOsInstructions</c>.
+/// </summary>
+internal static class OsInstructions
+{
+    public static string Text(string home, bool sandboxed, bool network) => $"""
+        # Your environment
+        You are a coding agent running inside an AgentOs VM.
+        - Your home and default working directory is {home}. Files you write there persist: across your sessions, when the VM sleeps and wakes, and across server restarts. Other sessions of this VM see them too.
+        - {(sandboxed
+            ? "/tmp is private to you and is emptied when you exit. The rest of the filesystem is the host's system software, read-only; nothing outside your home is yours to change."
+            : "Work inside your home; paths outside it are not part of the VM.")}
+        - Tools: a POSIX shell and the usual command-line tools (coreutils, grep, sed, find, git, node and npm where the host has them).
+        - Network: {(network ? "available (you can reach your LLM and package registries)" : "cut off")}.
+        """;
+}

@@ -1,0 +1,46 @@
+using AgentOs.Sandbox;
+using AgentOs.Software;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AgentOs.Hosting;
+
+/// <summary>
+/// At start: chooses the sandbox (so a missing bubblewrap is said at once, not at the first session)
+/// and installs the <see cref="AgentOsOptions.Preinstall"/> packages in the background.
+/// </summary>
+internal sealed partial class AgentOsStartup(AgentSandbox sandbox, SoftwareInstaller installer, IOptions<AgentOsOptions> options, ILogger<AgentOsStartup> logger) : IHostedService
+{
+    private Task _preinstall = Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _ = sandbox.Name;
+        var packages = options.Value.Preinstall.Select(name => BuiltInSoftware.Find(name) ?? throw new InvalidOperationException(
+            $"AgentOs:Preinstall names '{name}', which is not a software package (known: {string.Join(", ", BuiltInSoftware.All.Select(p => p.Name))}).")).ToList();
+        _preinstall = Task.Run(async () =>
+        {
+            foreach (var package in packages)
+            {
+                try
+                {
+                    await installer.EnsureInstalledAsync(package, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (AgentOsException ex)
+                {
+                    Log.PreinstallFailed(logger, package.Name, ex.Message);
+                }
+            }
+        }, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Error, Message = "Preinstalling '{Name}' failed; sessions of that type will try again: {Reason}")]
+        public static partial void PreinstallFailed(ILogger logger, string name, string reason);
+    }
+}

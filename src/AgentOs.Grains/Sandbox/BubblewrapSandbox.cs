@@ -1,0 +1,111 @@
+using AgentOs.Agents;
+
+namespace AgentOs.Sandbox;
+
+/// <summary>
+/// Agents under bubblewrap: a new user (uid 1000 "agentos", no capabilities), pid, ipc, uts and
+/// cgroup namespace; the host's system directories read-only and nothing else of the host but a
+/// short list of <c>/etc</c> files; the VM's home read-write at <c>/home/agentos</c>; a private
+/// <c>/tmp</c>, its own <c>/proc</c>, a minimal <c>/dev</c>; killed with the server
+/// (<c>--die-with-parent</c>). The environment is passed through bwrap's own, never on its
+/// command line, so secrets do not show in <c>ps</c>.
+/// </summary>
+internal sealed class BubblewrapSandbox(string bwrap, bool network, string identityDirectory) : AgentSandbox
+{
+    /// <summary>Where server-made files appear inside the sandbox.</summary>
+    public const string RunDirectory = "/run/agentos";
+
+    private static readonly string[] SystemDirectories = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+    /// <summary>The only host <c>/etc</c> entries an agent sees: name resolution, TLS roots, libraries, time, alternatives.</summary>
+    private static readonly string[] EtcEntries =
+    [
+        "hosts", "resolv.conf", "nsswitch.conf", "host.conf", "gai.conf", "protocols", "services",
+        "ssl", "ca-certificates", "ca-certificates.conf", "pki", "alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d",
+        "localtime", "timezone", "mime.types", "os-release", "debian_version", "gitconfig", "inputrc", "bash.bashrc", "profile",
+    ];
+
+    public string Executable => bwrap;
+
+    public override string Name => "bubblewrap";
+
+    public override bool MapsHome => true;
+
+    public override string SearchPath => "/usr/local/bin:/usr/bin:/bin";
+
+    public override string AgentFilePath(string hostPath, string name) => $"{RunDirectory}/{name}";
+
+    public override AgentLaunch Prepare(SandboxedCommand command)
+    {
+        var args = new List<string>
+        {
+            "--die-with-parent", "--new-session",
+            "--unshare-user", "--uid", "1000", "--gid", "1000",
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--hostname", "agentos",
+            "--cap-drop", "ALL",
+        };
+        if (!network)
+        {
+            args.Add("--unshare-net");
+        }
+
+        args.AddRange(SystemDirectoryArgs());
+        foreach (var entry in EtcEntries)
+        {
+            args.AddRange(["--ro-bind-try", "/etc/" + entry, "/etc/" + entry]);
+        }
+
+        args.AddRange(["--ro-bind", Path.Combine(identityDirectory, "passwd"), "/etc/passwd"]);
+        args.AddRange(["--ro-bind", Path.Combine(identityDirectory, "group"), "/etc/group"]);
+        args.AddRange(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var/tmp"]);
+        args.AddRange(["--bind", command.Paths.HostHome, VmPaths.Home]);
+
+        foreach (var path in command.ReadOnlyPaths.Where(p => !IsSystemPath(p)).Distinct(StringComparer.Ordinal))
+        {
+            args.AddRange(["--ro-bind", path, path]);
+        }
+
+        foreach (var file in command.Files)
+        {
+            args.AddRange(["--ro-bind", file.HostPath, file.AgentPath]);
+        }
+
+        args.AddRange(["--chdir", command.Paths.ToAgent(command.VmCwd), "--", command.Command, .. command.Args]);
+        // bwrap runs from the VM's folder on the host; the agent starts in --chdir.
+        return new AgentLaunch(bwrap, args, command.Env, command.Paths.HostHome);
+    }
+
+    /// <summary>The host's system directories, read-only; merged-/usr symlinks (<c>/bin -&gt; usr/bin</c>) as symlinks.</summary>
+    public static IEnumerable<string> SystemDirectoryArgs()
+    {
+        foreach (var dir in SystemDirectories)
+        {
+            var info = new DirectoryInfo(dir);
+            if (info.LinkTarget is { } target)
+            {
+                yield return "--symlink";
+                yield return target;
+                yield return dir;
+            }
+            else if (info.Exists)
+            {
+                yield return "--ro-bind";
+                yield return dir;
+                yield return dir;
+            }
+        }
+    }
+
+    private static bool IsSystemPath(string path) =>
+        SystemDirectories.Any(d => path == d || path.StartsWith(d + "/", StringComparison.Ordinal));
+
+    /// <summary>Writes the sandbox's <c>/etc/passwd</c> and <c>/etc/group</c>: root and agentos (1000), nothing of the host's.</summary>
+    public static void WriteIdentity(string identityDirectory)
+    {
+        Directory.CreateDirectory(identityDirectory);
+        File.WriteAllText(Path.Combine(identityDirectory, "passwd"),
+            "root:x:0:0:root:/root:/usr/sbin/nologin\nagentos:x:1000:1000:AgentOs:/home/agentos:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
+        File.WriteAllText(Path.Combine(identityDirectory, "group"), "root:x:0:\nagentos:x:1000:\nnogroup:x:65534:\n");
+    }
+}

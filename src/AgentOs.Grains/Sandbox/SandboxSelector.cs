@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using AgentOs.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AgentOs.Sandbox;
+
+/// <summary>
+/// Chooses the server's <see cref="AgentSandbox"/> once, from <c>AgentOs:Sandbox</c>: bubblewrap when
+/// asked or, under <c>auto</c>, when <c>bwrap</c> is on PATH and a probe sandbox starts; else host
+/// processes, logged as a warning. <c>bubblewrap</c> without a working bwrap stops the server.
+/// </summary>
+internal static partial class SandboxSelector
+{
+    public static AgentSandbox Select(AgentOsOptions options, ILogger logger)
+    {
+        if (options.Sandbox == SandboxMode.None)
+        {
+            Log.HostProcesses(logger, "AgentOs:Sandbox is 'none'");
+            return new HostProcessSandbox();
+        }
+
+        var bwrap = FindOnPath("bwrap");
+        var problem = bwrap is null ? "bwrap was not found on PATH (Debian/Ubuntu: apt-get install bubblewrap)" : Probe(bwrap);
+        if (problem is null)
+        {
+            var identity = Path.Combine(options.DataDirectoryFullPath, "sandbox");
+            BubblewrapSandbox.WriteIdentity(identity);
+            Log.Bubblewrap(logger, bwrap!, options.SandboxNetwork ? "kept" : "cut");
+            return new BubblewrapSandbox(bwrap!, options.SandboxNetwork, identity);
+        }
+
+        if (options.Sandbox == SandboxMode.Bubblewrap)
+        {
+            throw new InvalidOperationException($"AgentOs:Sandbox is 'bubblewrap' but {problem}. Install bubblewrap, or set AgentOs:Sandbox to 'auto' or 'none'.");
+        }
+
+        Log.HostProcesses(logger, problem);
+        return new HostProcessSandbox();
+    }
+
+    /// <summary>Starts one throw-away sandbox; null when it works, else what went wrong.</summary>
+    private static string? Probe(string bwrap)
+    {
+        var start = new ProcessStartInfo(bwrap)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in (string[])["--unshare-user", "--unshare-pid", "--cap-drop", "ALL", .. BubblewrapSandbox.SystemDirectoryArgs(), "--proc", "/proc", "--", "true"])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        try
+        {
+            using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEnd();
+            if (!process.WaitForExit(10_000))
+            {
+                process.Kill();
+                return $"the bwrap probe at {bwrap} did not finish in 10 s";
+            }
+
+            return process.ExitCode == 0 ? null : $"the bwrap probe failed (exit {process.ExitCode}: {stderr.Trim()}); user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone)";
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            return $"bwrap at {bwrap} could not be started: {ex.Message}";
+        }
+    }
+
+    private static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, name))
+            .FirstOrDefault(File.Exists);
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Information, Message = "Agents run under bubblewrap ({Bwrap}); network {Network}")]
+        public static partial void Bubblewrap(ILogger logger, string bwrap, string network);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "AGENTS ARE NOT SANDBOXED: {Reason}. Agents run as host processes with the server's user: their fs/* requests stay confined to the VM, but their own processes can read anything that user can. Install bubblewrap for real isolation.")]
+        public static partial void HostProcesses(ILogger logger, string reason);
+    }
+}
