@@ -11,13 +11,18 @@ internal sealed record Options(
     bool McpHttp,
     bool Chatty,
     bool LegacyConfig,
-    IReadOnlyList<string> Args);
+    IReadOnlyList<string> Args)
+{
+    /// <summary>The file named by <c>--instructions-file</c>: what the server handed over as instructions.</summary>
+    public string? InstructionsFile { get; init; }
+}
 
 internal static class Program
 {
     public static int Main(string[] args)
     {
         var name = "agentos-test-agent";
+        string? instructionsFile = null;
         bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false, legacyConfig = false;
 
         for (var i = 0; i < args.Length; i++)
@@ -43,11 +48,12 @@ internal static class Program
                 case "--chatty": chatty = true; break;
                 case "--legacy-config": legacyConfig = true; break;
                 case "--name" when i + 1 < args.Length: name = args[++i]; break;
+                case "--instructions-file" when i + 1 < args.Length: instructionsFile = args[++i]; break;
                 default: Console.Error.WriteLine($"test agent: ignoring unknown argument '{args[i]}'"); break;
             }
         }
 
-        var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, legacyConfig, args);
+        var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, legacyConfig, args) { InstructionsFile = instructionsFile };
         using var wire = new Wire(Console.OpenStandardOutput());
         var agent = new Agent(wire, options);
 

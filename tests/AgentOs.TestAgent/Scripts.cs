@@ -22,6 +22,31 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
         ("info", "Describe the session", null),
     ];
 
+    private static string Try(Func<string> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return $"failed: {ex.GetType().Name}: {ex.Message}";
+        }
+    }
+
+    /// <summary>Runs <c>/bin/sh -c</c> and returns its exit code, stdout and stderr.</summary>
+    private static async Task<string> ShellAsync(string command, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(command);
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        return $"exit {process.ExitCode}\n{await stdout}{await stderr}".TrimEnd();
+    }
+
     public static JsonObject MessageChunk(string text) => Chunk("agent_message_chunk", text);
 
     /// <summary>Runs the script named by the first word of <paramref name="command"/> and returns the stop reason; echo repeats <paramref name="text"/> (every text block).</summary>
@@ -58,6 +83,19 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
                 break;
             case "cwd":
                 Say(session, Environment.CurrentDirectory);
+                break;
+            case "instructions":
+                // What the server handed over: the --instructions-file content, else the env variable.
+                Say(session, options.InstructionsFile is { } file
+                    ? File.Exists(file) ? File.ReadAllText(file) : $"<missing {file}>"
+                    : Environment.GetEnvironmentVariable("AGENTOS_TEST_INSTRUCTIONS") ?? "<none>");
+                break;
+            case "cat":
+                // The agent's own file access (not fs/*), as a real agent's tools do it.
+                Say(session, Try(() => File.ReadAllText(rest.Trim())));
+                break;
+            case "sh":
+                Say(session, await ShellAsync(rest, cancellationToken));
                 break;
             case "info":
                 Say(session, Info(session));

@@ -13,6 +13,8 @@ public static class TestAgents
     public const string LoadsSessions = "test-load";
     public const string ResumesSessions = "test-resume";
     public const string LegacyConfig = "test-legacy-config";
+    public const string InstructionsAsFile = "test-instructions-file";
+    public const string InstructionsAsEnv = "test-instructions-env";
 
     public static Dictionary<string, AgentTypeOptions> All() => new(StringComparer.Ordinal)
     {
@@ -24,7 +26,15 @@ public static class TestAgents
         [LoadsSessions] = Make("--load-session"),
         [ResumesSessions] = Make("--resume-session"),
         [LegacyConfig] = Make("--legacy-config"),
+        [InstructionsAsFile] = With(Make(), o => o.InstructionsArgs = ["--instructions-file", "{file}"]),
+        [InstructionsAsEnv] = With(Make(), o => o.InstructionsEnv["AGENTOS_TEST_INSTRUCTIONS"] = "{text}"),
     };
+
+    private static AgentTypeOptions With(AgentTypeOptions options, Action<AgentTypeOptions> change)
+    {
+        change(options);
+        return options;
+    }
 
     public static AgentTypeOptions Make(params string[] flags) => new()
     {

@@ -13,6 +13,21 @@ public static class TestPaths
 
     /// <summary>The dotnet host that runs the tests.</summary>
     public static string Dotnet => BuiltArtifacts.Dotnet;
+
+    /// <summary>The repository's root (the folder holding AgentOs.sln).</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            var dir = new DirectoryInfo(Path.GetDirectoryName(TestAgentDll)!);
+            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "AgentOs.sln")))
+            {
+                dir = dir.Parent;
+            }
+
+            return dir?.FullName ?? throw new InvalidOperationException("AgentOs.sln not found above " + TestAgentDll);
+        }
+    }
 }
 
 /// <summary>One timeout for every wait in the suite, so a hang fails fast and says what it waited for.</summary>
