@@ -1,0 +1,60 @@
+using System.Net;
+using System.Net.Sockets;
+using AgentOs.Client;
+using AgentOs.Server.Tests.Infrastructure;
+
+namespace AgentOs.Server.Tests;
+
+/// <summary>The sandbox settings of a real server process: host-process mode and a cut network.</summary>
+public sealed class SandboxModeTests
+{
+    [Fact]
+    public async Task HostProcessMode_IsLoudAtStart_MapsTheHomeOntoTheVmFolder_AndStillConfinesFsRequests()
+    {
+        var env = TestAgents.AsEnvironment("mine");
+        env["AgentOs__Sandbox"] = "none";
+        await using var server = await ServerProcess.StartAsync(env);
+        server.Output.Should().Contain("AGENTS ARE NOT SANDBOXED");
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var vm = client.Vm("host-mode");
+        var session = await vm.CreateSessionAsync("mine", new CreateSessionOptions { Cwd = "/home/agentos" });
+        var home = Path.Combine(server.DataDirectory, "vms", "host-mode", "home");
+
+        (await Say(vm, session, "cwd")).Should().Be(home, "without a sandbox the agent works in the VM's folder on the host");
+        (await Say(vm, session, "env HOME")).Should().Be(home);
+        (await Say(vm, session, $"write {home}/a.txt host path")).Should().Be($"wrote {home}/a.txt");
+        (await Say(vm, session, "read /home/agentos/a.txt")).Should().Be("host path", "VM paths are accepted too");
+        (await Say(vm, session, "read /etc/hostname")).Should().StartWith("read failed:");
+        (await Say(vm, session, $"read {server.DataDirectory}/vms/host-mode/vm.db")).Should().StartWith("read failed:");
+    }
+
+    [Fact]
+    public async Task SandboxNetworkOff_CutsTheAgentOff_WhileTheDefaultKeepsIt()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        var connect = $"sh bash -c 'echo hi > /dev/tcp/127.0.0.1/{port}' 2>&1 | head -c 200; echo";
+
+        var kept = TestAgents.AsEnvironment("mine");
+        await using (var server = await ServerProcess.StartAsync(kept))
+        await using (var client = await AgentOsClient.ConnectAsync(server.ClientOptions))
+        {
+            var vm = client.Vm("net-on");
+            var session = await vm.CreateSessionAsync("mine");
+            (await Say(vm, session, connect)).Should().StartWith("exit 0");
+        }
+
+        var cut = TestAgents.AsEnvironment("mine");
+        cut["AgentOs__SandboxNetwork"] = "false";
+        await using (var server = await ServerProcess.StartAsync(cut))
+        await using (var client = await AgentOsClient.ConnectAsync(server.ClientOptions))
+        {
+            var vm = client.Vm("net-off");
+            var session = await vm.CreateSessionAsync("mine");
+            (await Say(vm, session, connect)).Should().Contain("Connection refused", "the agent has its own network namespace with only its own loopback");
+        }
+    }
+
+    private static async Task<string> Say(VmHandle vm, SessionInfo session, string prompt) => (await vm.SendPromptAsync(session.SessionId, prompt)).Text;
+}
