@@ -10,7 +10,7 @@ namespace AgentOs.Server.Tests.Infrastructure;
 /// A real Orleans silo with AgentOs in the test process, on its own loopback ports and cluster id,
 /// and the client SDK connected to it through the gateway (so every call crosses the wire).
 /// </summary>
-public sealed class ClusterFixture : IAsyncLifetime
+public class ClusterFixture : IAsyncLifetime
 {
     private readonly TempDirectory _data = new("agentos-grains");
     private IHost? _silo;
@@ -25,7 +25,12 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>Every stderr chunk of every agent (OnAgentStderr).</summary>
     public ConcurrentQueue<AgentStderrChunk> Stderr { get; } = new();
 
-    public async Task InitializeAsync()
+    /// <summary>Extra server options of a derived fixture.</summary>
+    protected virtual void Configure(AgentOsOptions options)
+    {
+    }
+
+    public virtual async Task InitializeAsync()
     {
         var ports = FreePorts.Take(2);
         var clusterId = "test-" + Guid.NewGuid().ToString("N")[..8];
@@ -41,6 +46,7 @@ public sealed class ClusterFixture : IAsyncLifetime
                 o.NewSessionTimeout = TimeSpan.FromSeconds(3);
                 o.MaxQueuedPrompts = ClusterFixture.MaxQueuedPrompts;
                 o.OnAgentStderr = Stderr.Enqueue;
+                Configure(o);
             });
         });
         _silo = builder.Build();
@@ -53,7 +59,7 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public string VmHome(string vmId) => Path.Combine(_data.Path, "vms", vmId, "home");
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (Client is not null)
         {
