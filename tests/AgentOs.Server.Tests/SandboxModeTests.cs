@@ -56,5 +56,22 @@ public sealed class SandboxModeTests
         }
     }
 
+    [Fact]
+    public async Task ABuiltInAgentType_WithoutNodeOnTheServer_FailsWithAClearError()
+    {
+        using var emptyPath = new TempDirectory("no-node");
+        var env = TestAgents.AsEnvironment("mine");
+        env["PATH"] = emptyPath.Path;
+        await using var server = await ServerProcess.StartAsync(env);
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var vm = client.Vm("no-node");
+
+        var failure = await FluentActions.Awaiting(() => vm.CreateSessionAsync("pi")).Should().ThrowAsync<AgentOsException>();
+
+        failure.Which.Code.Should().Be(AgentOsErrorCode.SoftwareUnavailable);
+        failure.Which.Message.Should().Contain("needs Node.js 20+ and npm");
+        (await vm.CreateSessionAsync("mine")).AgentType.Should().Be("mine", "the server and its other agent types go on");
+    }
+
     private static async Task<string> Say(VmHandle vm, SessionInfo session, string prompt) => (await vm.SendPromptAsync(session.SessionId, prompt)).Text;
 }

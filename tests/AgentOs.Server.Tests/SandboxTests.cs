@@ -88,6 +88,17 @@ public sealed class SandboxTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task AnAgentTypeThatWouldExposeTheDataDirectory_IsRefused()
+    {
+        var vm = fixture.NewVm();
+
+        var refused = await FluentActions.Awaiting(() => vm.CreateSessionAsync(TestAgents.ExposesDataDirectory)).Should().ThrowAsync<AgentOsException>();
+
+        refused.Which.Message.Should().Contain("inside the server's data directory").And.Contain(TestAgents.ExposesDataDirectory);
+        (await vm.ListPersistedSessionsAsync()).Should().BeEmpty("nothing was created");
+    }
+
+    [Fact]
     public async Task DotDot_InAVmIdOrACwd_IsRefused()
     {
         FluentActions.Invoking(() => fixture.Client.Vm("../escape")).Should().Throw<AgentOsException>()

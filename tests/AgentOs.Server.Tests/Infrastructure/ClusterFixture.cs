@@ -46,6 +46,9 @@ public class ClusterFixture : IAsyncLifetime
                 o.NewSessionTimeout = TimeSpan.FromSeconds(3);
                 o.MaxQueuedPrompts = ClusterFixture.MaxQueuedPrompts;
                 o.OnAgentStderr = Stderr.Enqueue;
+                var exposing = TestAgents.Make();
+                exposing.ReadOnlyPaths.Add(_data.Path);
+                o.Agents[TestAgents.ExposesDataDirectory] = exposing;
                 Configure(o);
             });
         });

@@ -16,6 +16,9 @@ public static class TestAgents
     public const string InstructionsAsFile = "test-instructions-file";
     public const string InstructionsAsEnv = "test-instructions-env";
 
+    /// <summary>Misconfigured on purpose by <see cref="ClusterFixture"/>: its ReadOnlyPaths name the data directory.</summary>
+    public const string ExposesDataDirectory = "test-exposes-data";
+
     public static Dictionary<string, AgentTypeOptions> All() => new(StringComparer.Ordinal)
     {
         [Default] = Make(),
