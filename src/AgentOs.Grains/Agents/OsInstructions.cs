@@ -1,3 +1,5 @@
+using AgentOs.Software;
+
 namespace AgentOs.Agents;
 
 /// <summary>
@@ -13,7 +15,7 @@ internal static class OsInstructions
         - {(sandboxed
             ? "/tmp is private to you and is emptied when you exit. The rest of the filesystem is the host's system software, read-only; nothing outside your home is yours to change."
             : "Work inside your home; paths outside it are not part of the VM.")}
-        - Tools: a POSIX shell and the usual command-line tools (coreutils, grep, sed, find, git, node and npm where the host has them).
+        - Tools on PATH: {string.Join(", ", CommonTools.Present)} and the rest of the host's /usr/bin.
         - Network: {(network ? "available (you can reach your LLM and package registries)" : "cut off")}.
         """;
 }

@@ -25,7 +25,8 @@ internal static partial class SandboxSelector
         {
             var identity = Path.Combine(options.DataDirectoryFullPath, "sandbox");
             BubblewrapSandbox.WriteIdentity(identity);
-            Log.Bubblewrap(logger, bwrap!, options.SandboxNetwork ? "kept" : "cut");
+            Log.Bubblewrap(logger, bwrap!, options.SandboxNetwork ? "kept" : "cut", string.Join(", ", Software.CommonTools.Present),
+                Software.CommonTools.Missing.Count == 0 ? "none" : string.Join(", ", Software.CommonTools.Missing));
             return new BubblewrapSandbox(bwrap!, options.SandboxNetwork, identity);
         }
 
@@ -77,8 +78,8 @@ internal static partial class SandboxSelector
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Information, Message = "Agents run under bubblewrap ({Bwrap}); network {Network}")]
-        public static partial void Bubblewrap(ILogger logger, string bwrap, string network);
+        [LoggerMessage(Level = LogLevel.Information, Message = "Agents run under bubblewrap ({Bwrap}); network {Network}; common tools from the host, read-only: {Tools} (not on this host: {Missing})")]
+        public static partial void Bubblewrap(ILogger logger, string bwrap, string network, string tools, string missing);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "AGENTS ARE NOT SANDBOXED: {Reason}. Agents run as host processes with the server's user: their fs/* requests stay confined to the VM, but their own processes can read anything that user can. Install bubblewrap for real isolation.")]
         public static partial void HostProcesses(ILogger logger, string reason);
