@@ -16,6 +16,9 @@ public enum AgentOsErrorCode
     SessionBusy = 10,
     ServerUnavailable = 11,
 
+    /// <summary>No such permission request is waiting: it was answered already, timed out, was cancelled, or never existed.</summary>
+    PermissionNotPending = 12,
+
     /// <summary>A software package could not be installed (npm or node missing, install failed).</summary>
     SoftwareUnavailable = 20,
 

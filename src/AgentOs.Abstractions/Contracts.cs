@@ -18,7 +18,67 @@ public sealed record CreateSessionOptions
 
     /// <summary>Skip the base OS instructions (tool documentation is kept).</summary>
     [Id(4)] public bool SkipOsInstructions { get; init; }
+
+    /// <summary>
+    /// How the agent's ACP <c>session/request_permission</c> requests are answered. Default
+    /// <see cref="AgentOs.PermissionPolicy.AllowAll"/>. Stored with the session's options: it survives resume.
+    /// </summary>
+    [Id(5)] public PermissionPolicy PermissionPolicy { get; init; }
+
+    /// <summary>
+    /// With <see cref="AgentOs.PermissionPolicy.Ask"/>: how long a request waits for
+    /// <see cref="IVmGrain.RespondPermission"/> before it is rejected. Null: the server's
+    /// <c>AgentOs:PermissionTimeout</c> (5 minutes).
+    /// </summary>
+    [Id(6)] public TimeSpan? PermissionTimeout { get; init; }
 }
+
+/// <summary>How a session answers its agent's permission requests (ACP <c>session/request_permission</c>).</summary>
+public enum PermissionPolicy
+{
+    /// <summary>
+    /// Allow at once: the agent's <c>allow_once</c> option, else its <c>allow_always</c>. The default, so an
+    /// agent works unattended, as an agent run in a VM is meant to.
+    /// </summary>
+    AllowAll = 0,
+
+    /// <summary>
+    /// The client decides: the request waits, as a <c>session/request_permission</c> event whose seq is the
+    /// request id, for <see cref="IVmGrain.RespondPermission"/>; unanswered within the permission timeout it
+    /// is rejected.
+    /// </summary>
+    Ask = 1,
+
+    /// <summary>Reject at once: the agent's <c>reject_once</c> option, else the outcome <c>cancelled</c>.</summary>
+    RejectAll = 2,
+}
+
+/// <summary>A permission request of the agent waiting for <see cref="IVmGrain.RespondPermission"/>.</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.PendingPermission")]
+public sealed record PendingPermission
+{
+    /// <summary>The seq of the request's <c>session/request_permission</c> event: the id to answer it with.</summary>
+    [Id(0)] public required long RequestId { get; init; }
+
+    /// <summary>The options the agent offers; answer with one of their ids.</summary>
+    [Id(1)] public required IReadOnlyList<PermissionOption> Options { get; init; }
+
+    /// <summary>The request's ACP params as JSON (<c>{ sessionId, toolCall, options }</c>): what the agent wants to do.</summary>
+    [Id(2)] public required string Params { get; init; }
+
+    /// <summary>When the request arrived.</summary>
+    [Id(3)] public DateTimeOffset RequestedAt { get; init; }
+
+    /// <summary>When it will be rejected if nobody answers.</summary>
+    [Id(4)] public DateTimeOffset ExpiresAt { get; init; }
+}
+
+/// <summary>One answer the agent offers to a permission request.</summary>
+/// <param name="OptionId">The id to pass to <see cref="IVmGrain.RespondPermission"/>.</param>
+/// <param name="Name">Its label.</param>
+/// <param name="Kind"><c>allow_once</c>, <c>allow_always</c>, <c>reject_once</c> or <c>reject_always</c>.</param>
+[GenerateSerializer, Immutable, Alias("AgentOs.PermissionOption")]
+public sealed record PermissionOption([property: Id(0)] string OptionId, [property: Id(1)] string? Name, [property: Id(2)] string? Kind);
 
 /// <summary>An MCP server: local (<see cref="Command"/>) or remote (<see cref="Url"/>).</summary>
 [GenerateSerializer, Immutable, Alias("AgentOs.McpServerConfig")]

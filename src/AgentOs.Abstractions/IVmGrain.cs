@@ -23,11 +23,38 @@ public interface IVmGrain : IGrainWithStringKey
 
     /// <summary>
     /// Asks the agent to cancel the running turn (ACP <c>session/cancel</c>); its <see cref="SendPrompt"/>
-    /// returns with stop reason <c>cancelled</c>. Only the turn running at that moment is cancelled:
+    /// returns with stop reason <c>cancelled</c>. Permission requests waiting for an answer get the outcome
+    /// <c>cancelled</c>. Only the turn running at that moment is cancelled:
     /// prompts queued behind it are not dropped, they then run in order.
     /// </summary>
     [Alias("CancelPrompt")]
     Task CancelPrompt(string sessionId);
+
+    /// <summary>
+    /// Answers a permission request of a session created with <see cref="PermissionPolicy.Ask"/>: the agent
+    /// gets <paramref name="optionId"/> as its selected option, and the answer is recorded
+    /// (<c>_agentos/client_response</c> with <c>reason</c> <c>client</c>). Runs while the prompt that
+    /// waits for it runs.
+    /// </summary>
+    /// <param name="sessionId">The session.</param>
+    /// <param name="requestId">The seq of the request's <c>session/request_permission</c> event (see <see cref="GetPendingPermissions"/>).</param>
+    /// <param name="optionId">One of the request's options' <c>optionId</c>.</param>
+    /// <exception cref="AgentOsException">
+    /// <see cref="AgentOsErrorCode.UnknownSession"/> for a session the VM does not have;
+    /// <see cref="AgentOsErrorCode.PermissionNotPending"/> when no such request waits (answered already, timed
+    /// out, cancelled with its turn, its agent stopped, or not a permission request);
+    /// <see cref="AgentOsErrorCode.InvalidArgument"/> for an option the agent did not offer (the message lists
+    /// those it did; the request keeps waiting).
+    /// </exception>
+    [Alias("RespondPermission")]
+    Task RespondPermission(string sessionId, long requestId, string optionId);
+
+    /// <summary>
+    /// The session's permission requests waiting for <see cref="RespondPermission"/>, oldest first: for a
+    /// client that connects while one waits. Empty for a session whose agent is not running.
+    /// </summary>
+    [Alias("GetPendingPermissions")]
+    Task<IReadOnlyList<PendingPermission>> GetPendingPermissions(string sessionId);
 
     /// <summary>
     /// The session's modes: the current one and those the agent offers (null when it offers none).

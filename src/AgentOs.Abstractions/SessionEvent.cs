@@ -52,6 +52,13 @@ public static class AgentOsEventMethods
     /// <summary>The agent wrote a line that is not ACP JSON: <c>{ "reason", "preview", "count" }</c> (first 20 per session).</summary>
     public const string MalformedOutput = "_agentos/malformed_output";
 
-    /// <summary>An answer AgentOs gave to an agent-to-client request: <c>{ "requestId", "method", "result" | "error" }</c>.</summary>
+    /// <summary>
+    /// An answer AgentOs gave to an agent-to-client request: <c>{ "requestSeq", "requestId", "method", "result" | "error", "reason"? }</c>.
+    /// <c>requestSeq</c> is the seq of the request's event, <c>requestId</c> its JSON-RPC id. For
+    /// <c>session/request_permission</c>, <c>reason</c> says who decided: <c>policy</c> (AllowAll or RejectAll),
+    /// <c>client</c> (<see cref="IVmGrain.RespondPermission"/>), <c>timeout</c> (nobody answered in time: rejected),
+    /// <c>turn_cancelled</c> (<see cref="IVmGrain.CancelPrompt"/>: outcome cancelled), <c>session_stopped</c>
+    /// (closed, destroyed or put to sleep: outcome cancelled) or <c>agent_exited</c>.
+    /// </summary>
     public const string ClientResponse = "_agentos/client_response";
 }

@@ -52,6 +52,12 @@ public sealed class VmHandle
     /// <inheritdoc cref="IVmGrain.CancelPrompt"/>
     public Task CancelPromptAsync(string sessionId) => _grain.CancelPrompt(sessionId);
 
+    /// <inheritdoc cref="IVmGrain.RespondPermission"/>
+    public Task RespondPermissionAsync(string sessionId, long requestId, string optionId) => _grain.RespondPermission(sessionId, requestId, optionId);
+
+    /// <inheritdoc cref="IVmGrain.GetPendingPermissions"/>
+    public Task<IReadOnlyList<PendingPermission>> GetPendingPermissionsAsync(string sessionId) => _grain.GetPendingPermissions(sessionId);
+
     /// <inheritdoc cref="IVmGrain.GetModes"/>
     public Task<SessionModes?> GetModesAsync(string sessionId) => _grain.GetModes(sessionId);
 

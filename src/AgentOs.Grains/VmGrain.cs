@@ -73,6 +73,7 @@ internal sealed class VmGrain(
         var cwd = options.Cwd ?? VmPaths.Home;
         _paths.ToHost(cwd); // validates before anything is created
         McpServerMapping.Validate(options.McpServers);
+        PermissionBroker.Validate(options);
         var type = await agentTypes.ResolveAsync(agentType); // installs the software package on first use
 
         var sessionId = Guid.CreateVersion7().ToString("N");
@@ -111,6 +112,34 @@ internal sealed class VmGrain(
     }
 
     public Task CancelPrompt(string sessionId) => LiveSession(sessionId).CancelAsync();
+
+    public Task RespondPermission(string sessionId, long requestId, string optionId)
+    {
+        if (string.IsNullOrEmpty(optionId))
+        {
+            throw new AgentOsException(AgentOsErrorCode.InvalidArgument, "The option id is empty; GetPendingPermissions lists the options of each waiting request.") { SessionId = sessionId };
+        }
+
+        if (_sessions.TryGetValue(sessionId ?? "", out var session))
+        {
+            return session.RespondPermissionAsync(requestId, optionId);
+        }
+
+        RequirePersisted(sessionId!);
+        throw new AgentOsException(AgentOsErrorCode.PermissionNotPending,
+            $"Session '{sessionId}' in VM '{Id}' has no permission request {requestId} waiting: its agent is not running (requests still waiting when it stopped were answered 'cancelled').") { SessionId = sessionId };
+    }
+
+    public async Task<IReadOnlyList<PendingPermission>> GetPendingPermissions(string sessionId)
+    {
+        if (_sessions.TryGetValue(sessionId ?? "", out var session))
+        {
+            return await session.PendingPermissionsAsync();
+        }
+
+        RequirePersisted(sessionId!);
+        return [];
+    }
 
     public Task<SessionModes?> GetModes(string sessionId) => Task.FromResult(LiveSession(sessionId).Info.Modes);
 

@@ -132,8 +132,7 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
                 Say(session, "tool done");
                 break;
             case "permission":
-                await PermissionAsync(session, cancellationToken);
-                break;
+                return await PermissionAsync(session, rest, cancellationToken);
             case "write":
                 var (path, content) = SplitWord(rest);
                 var written = await wire.RequestAsync("fs/write_text_file", new JsonObject
@@ -193,18 +192,31 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
         }
     }
 
-    private async Task PermissionAsync(Session session, CancellationToken cancellationToken)
+    /// <summary>
+    /// Asks for permission and waits for the client's answer, as ACP agents do: after <c>session/cancel</c>
+    /// the client must answer a pending request with <c>cancelled</c>, and the turn then ends <c>cancelled</c>.
+    /// The options are <paramref name="kinds"/> (ids = kinds), or allow (allow_once) and reject (reject_once).
+    /// </summary>
+    private async Task<string> PermissionAsync(Session session, string kinds, CancellationToken cancellationToken)
     {
+        var options = new JsonArray();
+        var requested = kinds.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (requested.Length == 0)
+        {
+            options.Add(new JsonObject { ["optionId"] = "allow", ["name"] = "Allow", ["kind"] = "allow_once" });
+            options.Add(new JsonObject { ["optionId"] = "reject", ["name"] = "Reject", ["kind"] = "reject_once" });
+        }
+        foreach (var kind in requested)
+        {
+            options.Add(new JsonObject { ["optionId"] = kind, ["name"] = kind, ["kind"] = kind });
+        }
+
         var response = await wire.RequestAsync("session/request_permission", new JsonObject
         {
             ["sessionId"] = session.Id,
             ["toolCall"] = new JsonObject { ["toolCallId"] = "perm_1", ["title"] = "Write file", ["kind"] = "edit" },
-            ["options"] = new JsonArray
-            {
-                new JsonObject { ["optionId"] = "allow", ["name"] = "Allow", ["kind"] = "allow_once" },
-                new JsonObject { ["optionId"] = "reject", ["name"] = "Reject", ["kind"] = "reject_once" },
-            },
-        }, cancellationToken);
+            ["options"] = options,
+        }, CancellationToken.None);
 
         var outcome = response["result"]?["outcome"];
         Say(session, response["error"] is { } error
@@ -212,6 +224,7 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
             : Agent.Text(outcome, "outcome") == "selected"
                 ? $"permission: {Agent.Text(outcome, "optionId")}"
                 : "permission: cancelled");
+        return cancellationToken.IsCancellationRequested ? Cancelled : EndTurn;
     }
 
     private string Info(Session session)

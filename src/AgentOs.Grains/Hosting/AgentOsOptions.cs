@@ -56,6 +56,12 @@ public sealed class AgentOsOptions
     /// <summary>Software packages installed in the background at start (e.g. <c>pi</c>), so the first session does not wait.</summary>
     public List<string> Preinstall { get; set; } = [];
 
+    /// <summary>
+    /// How long a permission request of a session with <see cref="PermissionPolicy.Ask"/> waits for
+    /// <c>RespondPermission</c> before it is rejected (a session may set its own). Default 5 minutes.
+    /// </summary>
+    public TimeSpan PermissionTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Where agent stderr goes; when null, to the host's stderr with a prefix.</summary>
     public Action<AgentStderrChunk>? OnAgentStderr { get; set; }
 

@@ -35,6 +35,7 @@ public static class SiloBuilderExtensions
 
         options.Validate(o => !string.IsNullOrWhiteSpace(o.DataDirectory), "AgentOs:DataDirectory must not be empty.");
         options.Validate(o => o.VmIdleTimeout >= TimeSpan.FromSeconds(1), "AgentOs:VmIdleTimeout must be at least one second.");
+        options.Validate(o => o.PermissionTimeout > TimeSpan.Zero, "AgentOs:PermissionTimeout must be positive (e.g. 00:05:00).");
         silo.Services.AddSingleton<SoftwareInstaller>();
         silo.Services.AddSingleton<AgentTypeRegistry>();
         silo.Services.AddSingleton<AgentSandbox>(sp => SandboxSelector.Select(

@@ -5,7 +5,8 @@ namespace AgentOs.Sessions;
 
 /// <summary>
 /// The client side of ACP: what AgentOs answers when the agent asks. Every request is recorded in
-/// wire order when it arrives, and every answer as <c>_agentos/client_response</c>.
+/// wire order when it arrives, and every answer as <c>_agentos/client_response</c>. Permission
+/// requests are decided in <c>AgentSession.Permissions.cs</c>.
 /// </summary>
 internal sealed partial class AgentSession
 {
@@ -13,22 +14,52 @@ internal sealed partial class AgentSession
     public Task<AcpReply> OnRequestAsync(AcpIncomingMessage request, CancellationToken cancellationToken)
     {
         // Recorded now, on the read loop, so it sits in wire order among the notifications.
-        var recorded = Events.AppendAndWaitAsync(SessionId, request.Method, request.ParamsJson);
-        return AnswerAsync(request.Method, request.Params, request.Id!.Value, recorded);
+        var paramsJson = request.ParamsJson;
+        if (request.Method != AcpMethods.SessionRequestPermission)
+        {
+            var recorded = Events.AppendAndWaitAsync(SessionId, request.Method, paramsJson);
+            return AnswerAsync(request.Method, request.Params, paramsJson, request.Id!.Value, recorded);
+        }
+
+        // A permission request is registered (AnswerAsync runs synchronously that far) before its event is
+        // appended: a client that has seen the event always finds the request waiting.
+        var seq = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var answer = AnswerAsync(request.Method, request.Params, paramsJson, request.Id!.Value, seq.Task);
+        _ = Events.AppendAndWaitAsync(SessionId, request.Method, paramsJson).ContinueWith(static (t, state) =>
+        {
+            var seq = (TaskCompletionSource<long>)state!;
+            if (t.IsCompletedSuccessfully)
+            {
+                seq.TrySetResult(t.Result);
+            }
+            else
+            {
+                seq.TrySetException(t.Exception?.InnerExceptions ?? [new TaskCanceledException()]);
+            }
+        }, seq, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        TrackPermissionAnswer(answer);
+        return answer;
     }
 
-    private async Task<AcpReply> AnswerAsync(string method, JsonElement @params, JsonElement id, Task<long> recorded)
+    private async Task<AcpReply> AnswerAsync(string method, JsonElement @params, string paramsJson, JsonElement id, Task<long> recorded)
     {
         AcpReply reply;
+        string? reason = null;
         try
         {
-            reply = method switch
+            if (method == AcpMethods.SessionRequestPermission)
             {
-                AcpMethods.SessionRequestPermission => AnswerPermission(@params),
-                AcpMethods.FsReadTextFile => await ReadTextFileAsync(@params).ConfigureAwait(false),
-                AcpMethods.FsWriteTextFile => await WriteTextFileAsync(@params).ConfigureAwait(false),
-                _ => AcpReply.MethodNotFound(method),
-            };
+                (reply, reason) = await AnswerPermissionAsync(@params, paramsJson, recorded).ConfigureAwait(false);
+            }
+            else
+            {
+                reply = method switch
+                {
+                    AcpMethods.FsReadTextFile => await ReadTextFileAsync(@params).ConfigureAwait(false),
+                    AcpMethods.FsWriteTextFile => await WriteTextFileAsync(@params).ConfigureAwait(false),
+                    _ => AcpReply.MethodNotFound(method),
+                };
+            }
         }
         catch (AgentOsException ex)
         {
@@ -69,19 +100,13 @@ internal sealed partial class AgentSession
                 w.WritePropertyName("result");
                 w.WriteRawValue(reply.ResultJson!);
             }
+
+            if (reason is not null)
+            {
+                w.WriteString("reason", reason);
+            }
         }));
         return reply;
-    }
-
-    /// <summary>Until permission policies land, AgentOs allows: the first allow option wins.</summary>
-    private static AcpReply AnswerPermission(JsonElement @params)
-    {
-        var request = @params.Deserialize(AcpJsonContext.Default.RequestPermissionRequest);
-        var option = request?.Options.FirstOrDefault(o => o.Kind is "allow_once" or "allow_always") ?? request?.Options.FirstOrDefault();
-        var outcome = option is null
-            ? new PermissionOutcome { Outcome = "cancelled" }
-            : new PermissionOutcome { Outcome = "selected", OptionId = option.OptionId };
-        return AcpReply.Result(JsonSerializer.Serialize(new RequestPermissionResponse { Outcome = outcome }, AcpJsonContext.Default.RequestPermissionResponse));
     }
 
     private async Task<AcpReply> ReadTextFileAsync(JsonElement @params)

@@ -74,6 +74,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     public static async Task<AgentSession> StartAsync(SessionContext context, string sessionId, AgentTypeDefinition agentType, CreateSessionOptions options, string vmCwd, ResumePlan? resume, CancellationToken cancellationToken)
     {
         var session = new AgentSession(context, sessionId, agentType);
+        session.CreatePermissionBroker(options);
         try
         {
             await session.StartCoreAsync(options, vmCwd, resume, cancellationToken);
@@ -303,7 +304,10 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
         }
     }
 
-    /// <summary>Sends ACP <c>session/cancel</c> for the running turn.</summary>
+    /// <summary>
+    /// Sends ACP <c>session/cancel</c> for the running turn and answers its waiting permission requests
+    /// with <c>cancelled</c>, as ACP asks of the client.
+    /// </summary>
     public async Task CancelAsync()
     {
         ThrowIfExited();
@@ -312,6 +316,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
             await _connection.SendNotificationAsync(AcpMethods.SessionCancel, new SessionIdParams { SessionId = AcpSessionId! }, AcpJsonContext.Default.SessionIdParams);
             return true;
         });
+        _permissions.CancelAll(PermissionReasons.TurnCancelled, final: false);
     }
 
     private void ThrowIfExited()
@@ -386,6 +391,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
         var exitCode = await _process.Exited.ConfigureAwait(false);
         // Drain whatever the agent wrote before exiting, so its last events precede the exit event.
         await _connection.Completion.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await CancelPermissionsAsync(_stopping ? PermissionReasons.SessionStopped : PermissionReasons.AgentExited, final: true).ConfigureAwait(false);
         var exit = new AgentExit(exitCode, _process.StderrTail, _stopping);
         try
         {
@@ -421,6 +427,8 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
 
         if (!_exited.Task.IsCompleted)
         {
+            // The agent gets its answers before its stdin closes.
+            await CancelPermissionsAsync(PermissionReasons.SessionStopped, final: true);
             await _connection.CloseOutputAsync();
             var (_, killed) = await _process.StopAsync(Options.AgentStopGracePeriod);
             if (killed)

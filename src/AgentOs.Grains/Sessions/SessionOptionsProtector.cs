@@ -7,7 +7,8 @@ namespace AgentOs.Sessions;
 
 /// <summary>
 /// What resume needs from <see cref="CreateSessionOptions"/> (Env holds API keys, MCP servers may
-/// carry tokens), kept in the VM database only encrypted with ASP.NET Core Data Protection. The keys
+/// carry tokens; the permission policy and timeout come along, so they survive resume too), kept in
+/// the VM database only encrypted with ASP.NET Core Data Protection. The keys
 /// live under <c>&lt;data&gt;/keys</c>: the database file alone reveals nothing.
 /// </summary>
 internal sealed class SessionOptionsProtector(IDataProtectionProvider provider)
@@ -39,5 +40,7 @@ internal sealed class SessionOptionsProtector(IDataProtectionProvider provider)
     }
 }
 
+/// <summary>Enums by name (the permission policy), so stored options do not depend on enum numbering.</summary>
 [JsonSerializable(typeof(CreateSessionOptions))]
+[JsonSourceGenerationOptions(UseStringEnumConverter = true)]
 internal sealed partial class SessionOptionsJsonContext : JsonSerializerContext;
