@@ -171,7 +171,11 @@ public sealed record PromptResult
     /// <summary>The agent's message text of this turn.</summary>
     [Id(1)] public required string Text { get; init; }
 
-    /// <summary>Seq of the turn's <c>_agentos/turn_end</c> event: every event of the turn has seq ≤ this.</summary>
+    /// <summary>
+    /// Seq of the turn's <c>_agentos/turn_end</c> event: every event of the turn has seq ≤ this. (A turn
+    /// AgentOs ended because the agent ignored <c>session/cancel</c> is the exception: what the agent still
+    /// sends after that comes after it.)
+    /// </summary>
     [Id(2)] public long LastSeq { get; init; }
 }
 

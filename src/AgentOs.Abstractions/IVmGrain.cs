@@ -24,8 +24,11 @@ public interface IVmGrain : IGrainWithStringKey
     /// <summary>
     /// Asks the agent to cancel the running turn (ACP <c>session/cancel</c>); its <see cref="SendPrompt"/>
     /// returns with stop reason <c>cancelled</c>. Permission requests waiting for an answer get the outcome
-    /// <c>cancelled</c>. Only the turn running at that moment is cancelled:
-    /// prompts queued behind it are not dropped, they then run in order.
+    /// <c>cancelled</c>. An agent that has not ended the turn within <c>AgentOs:CancelGracePeriod</c> (5 s)
+    /// has it ended for it (<c>_agentos/turn_end</c> with <c>forced: true</c>); one that still has not ended
+    /// it a further grace period later is restarted and its conversation restored (<c>_agentos/agent_restart</c>),
+    /// so the session's next prompt works. Only the turn running at that moment is cancelled: prompts queued
+    /// behind it are not dropped, they then run in order.
     /// </summary>
     [Alias("CancelPrompt")]
     Task CancelPrompt(string sessionId);

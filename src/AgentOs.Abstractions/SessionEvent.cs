@@ -31,8 +31,20 @@ public static class AgentOsEventMethods
     /// </summary>
     public const string PromptQueued = "_agentos/prompt_queued";
 
-    /// <summary>A turn ended: <c>{ "stopReason": "...", "error"?: "..." }</c>.</summary>
+    /// <summary>
+    /// A turn ended: <c>{ "stopReason": "...", "error"?: "...", "code"?: "...", "forced"?: true, "graceMs"?: n }</c>.
+    /// <c>forced</c>: the agent did not end the turn within the cancel grace period (<c>graceMs</c>) after
+    /// <c>session/cancel</c>, so AgentOs ended it with stop reason <c>cancelled</c>; the agent's own late answer
+    /// is then not recorded as a second turn end, and what it still sends comes after this event.
+    /// </summary>
     public const string TurnEnd = "_agentos/turn_end";
+
+    /// <summary>
+    /// AgentOs is restarting the session's agent: <c>{ "reason": "cancel_ignored", "pid": n }</c>. The agent had not
+    /// ended a cancelled turn a second grace period after the forced turn end; it is stopped (its
+    /// <see cref="AgentExit"/> follows) and the session restored as by a resume (<see cref="AgentStart"/>, <see cref="Resume"/>).
+    /// </summary>
+    public const string AgentRestart = "_agentos/agent_restart";
 
     /// <summary>The agent process started: <c>{ "agentType", "pid", "command" }</c>.</summary>
     public const string AgentStart = "_agentos/agent_start";

@@ -40,4 +40,13 @@ internal static partial class Log
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} agent (pid {Pid}) did not exit in time; killed")]
     public static partial void AgentKilled(ILogger logger, string vmId, string sessionId, int pid);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} agent (pid {Pid}) did not end its turn within {GraceMs} ms of session/cancel; the turn was ended as cancelled")]
+    public static partial void TurnEndedAfterIgnoredCancel(ILogger logger, string vmId, string sessionId, int pid, long graceMs);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} restarting its agent (pid {Pid}): {Reason}")]
+    public static partial void AgentRestarting(ILogger logger, string vmId, string sessionId, int pid, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "VM {VmId}: session {SessionId} could not restart its agent: {Reason}")]
+    public static partial void AgentRestartFailed(ILogger logger, string vmId, string sessionId, string reason);
 }

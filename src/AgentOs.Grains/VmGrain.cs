@@ -33,11 +33,13 @@ internal sealed class VmGrain(
 {
     private readonly Dictionary<string, AgentSession> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Task<AgentSession>> _starting = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TurnQueue> _turns = new(StringComparer.Ordinal);
     private readonly AgentOsOptions _options = options.Value;
     private VmPaths _paths = null!;
     private VmStore _store = null!;
     private EventPipeline _events = null!;
     private int _runningPrompts;
+    private bool _deactivating;
 
     private string Id => this.GetPrimaryKeyString();
 
@@ -59,6 +61,7 @@ internal sealed class VmGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         Log.VmDeactivating(logger, Id, reason.Description, _sessions.Count);
+        _deactivating = true;
         _events.BeginStopping();
         await Task.WhenAll(_sessions.Values.Select(s => StopSessionAsync(s, SessionStatus.Suspended)));
         _sessions.Clear();
@@ -99,15 +102,100 @@ internal sealed class VmGrain(
 
         // A prompt to a suspended session resumes it first.
         var session = await LiveOrResumedAsync(sessionId);
+        var turns = TurnsOf(sessionId);
         _runningPrompts++; // running or queued: either keeps the VM awake
         try
         {
-            return await session.PromptAsync(prompt, CancellationToken.None);
+            await turns.EnterAsync(prompt);
+            var settling = false;
+            try
+            {
+                // While this prompt waited, the agent may have been restarted (see SettleAbandonedTurnAsync).
+                session = CurrentSession(session);
+                var turn = await session.PromptAsync(prompt);
+                if (turn.Abandoned is { } abandoned)
+                {
+                    // The agent ignored session/cancel: the next turn waits until it is usable again.
+                    settling = true;
+                    _ = SettleAbandonedTurnAsync(session, abandoned, turns);
+                }
+
+                return turn.Result;
+            }
+            finally
+            {
+                if (!settling)
+                {
+                    turns.Leave();
+                }
+            }
         }
         finally
         {
             _runningPrompts--;
             await ForgetIfExitedAsync(session);
+        }
+    }
+
+    private TurnQueue TurnsOf(string sessionId)
+    {
+        if (!_turns.TryGetValue(sessionId, out var turns))
+        {
+            turns = new TurnQueue(sessionId, _events, _options.MaxQueuedPrompts);
+            _turns[sessionId] = turns;
+        }
+
+        return turns;
+    }
+
+    /// <summary>The session's live agent now: the one registered, when it runs, else <paramref name="session"/> (whose calls then fail with AgentExited).</summary>
+    private AgentSession CurrentSession(AgentSession session) =>
+        _sessions.TryGetValue(session.SessionId, out var current) && !current.Exited.IsCompleted ? current : session;
+
+    /// <summary>
+    /// After a turn ended because its agent ignored <c>session/cancel</c>, holds the session's turn until the
+    /// agent is usable: it answers the old prompt within one more <see cref="AgentOsOptions.CancelGracePeriod"/>,
+    /// or it is restarted and the session restored (as a resume does). Closing, destroying or sleeping meanwhile
+    /// stops the agent instead. Runs on the grain's scheduler.
+    /// </summary>
+    private async Task SettleAbandonedTurnAsync(AgentSession session, Task abandoned, TurnQueue turns)
+    {
+        var sessionId = session.SessionId;
+        try
+        {
+            using var wait = new CancellationTokenSource();
+            if (await Task.WhenAny(abandoned, Task.Delay(_options.CancelGracePeriod, wait.Token)) == abandoned)
+            {
+                await wait.CancelAsync();
+                return; // the agent ended the old turn itself
+            }
+
+            if (_deactivating || !_sessions.TryGetValue(sessionId, out var current) || current != session || session.Exited.IsCompleted)
+            {
+                return; // closed, destroyed, put to sleep or exited meanwhile: nothing to restart
+            }
+
+            await session.StopForRestartAsync("cancel_ignored");
+            if (_sessions.TryGetValue(sessionId, out current) && current == session)
+            {
+                _sessions.Remove(sessionId);
+                SaveConfig(session);
+                _store.UpdateSession(sessionId, SessionStatus.Suspended);
+                await session.DisposeAsync();
+            }
+
+            if (!_deactivating)
+            {
+                await LiveOrResumedAsync(sessionId);
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.AgentRestartFailed(logger, Id, sessionId, ex.Message);
+        }
+        finally
+        {
+            turns.Leave();
         }
     }
 
@@ -182,6 +270,7 @@ internal sealed class VmGrain(
             await StopSessionAsync(session, SessionStatus.Closed);
         }
 
+        _turns.Remove(sessionId);
         // Everything the agent said is through the pipeline before its rows go.
         await _events.FlushAsync();
         _store.DeleteSession(sessionId);

@@ -62,6 +62,13 @@ public sealed class AgentOsOptions
     /// </summary>
     public TimeSpan PermissionTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// After <c>CancelPrompt</c>, how long the agent gets to end its turn. Past it AgentOs ends the turn itself
+    /// (stop reason <c>cancelled</c>); an agent that has not ended it one more grace period later is restarted.
+    /// Default 5 s.
+    /// </summary>
+    public TimeSpan CancelGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Where agent stderr goes; when null, to the host's stderr with a prefix.</summary>
     public Action<AgentStderrChunk>? OnAgentStderr { get; set; }
 

@@ -36,6 +36,7 @@ public static class SiloBuilderExtensions
         options.Validate(o => !string.IsNullOrWhiteSpace(o.DataDirectory), "AgentOs:DataDirectory must not be empty.");
         options.Validate(o => o.VmIdleTimeout >= TimeSpan.FromSeconds(1), "AgentOs:VmIdleTimeout must be at least one second.");
         options.Validate(o => o.PermissionTimeout > TimeSpan.Zero, "AgentOs:PermissionTimeout must be positive (e.g. 00:05:00).");
+        options.Validate(o => o.CancelGracePeriod > TimeSpan.Zero, "AgentOs:CancelGracePeriod must be positive (e.g. 00:00:05).");
         silo.Services.AddSingleton<SoftwareInstaller>();
         silo.Services.AddSingleton<AgentTypeRegistry>();
         silo.Services.AddSingleton<AgentSandbox>(sp => SandboxSelector.Select(

@@ -17,6 +17,13 @@ internal sealed record SessionContext(string VmId, VmPaths Paths, EventPipeline 
 internal sealed record ResumePlan(string? AcpSessionId, Func<IReadOnlyList<SessionEvent>> ReadTranscript);
 
 /// <summary>
+/// A finished turn. <paramref name="Abandoned"/> is set when AgentOs ended the turn because the agent had not
+/// answered <c>session/prompt</c> within the cancel grace period: it completes (never faults) when the agent
+/// finally answers or goes away. Until then the agent is busy with the old turn.
+/// </summary>
+internal sealed record TurnOutcome(PromptResult Result, Task? Abandoned);
+
+/// <summary>
 /// One live session: an agent process, its ACP connection, and the client side of ACP. Runs off the
 /// grain's turn where it must: the read loop calls <see cref="OnNotificationAsync"/> and
 /// <see cref="OnRequestAsync"/> on the thread pool, and those touch only thread-safe parts (the
@@ -27,9 +34,6 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     private const int MaxRecordedMalformedLines = 20;
 
     private readonly SessionContext _context;
-    private readonly object _queueLock = new();
-    private readonly Queue<TaskCompletionSource> _queuedTurns = new();
-    private bool _turnRunning;
     private readonly object _textLock = new();
     private readonly TaskCompletionSource<AgentExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private StringBuilder? _turnText;
@@ -40,6 +44,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     private int _malformedLines;
     private int _replayedNotifications;
     private string? _pendingContext;
+    private TaskCompletionSource? _turnCancelled;
     private JsonElement? _sessionMeta;
     private string _agentCwd = VmPaths.Home;
 
@@ -192,34 +197,46 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     }
 
     /// <summary>
-    /// Runs one <c>session/prompt</c> turn. While another turn runs, the prompt waits in a first-in,
-    /// first-out queue of at most <see cref="AgentOsOptions.MaxQueuedPrompts"/> (recorded as
-    /// <c>_agentos/prompt_queued</c>); past that it is refused with <see cref="AgentOsErrorCode.SessionBusy"/>.
+    /// Runs one <c>session/prompt</c> turn. The caller runs one turn at a time per session (the VM's
+    /// <see cref="TurnQueue"/>). After <see cref="CancelAsync"/>, an agent that has not answered within
+    /// <see cref="AgentOsOptions.CancelGracePeriod"/> has its turn ended for it: the result is
+    /// <c>cancelled</c>, the turn end is recorded with <c>forced</c>, and the agent's late answer is only
+    /// awaited through <see cref="TurnOutcome.Abandoned"/>, never recorded as a second turn end.
     /// </summary>
-    public async Task<PromptResult> PromptAsync(string text, CancellationToken cancellationToken)
+    public async Task<TurnOutcome> PromptAsync(string text)
     {
-        await EnterTurnAsync(text);
+        ThrowIfExited();
+        // After a fallback restore, the first prompt carries the earlier conversation.
+        var context = Interlocked.Exchange(ref _pendingContext, null);
+        var prompt = new PromptRequest
+        {
+            SessionId = AcpSessionId!,
+            Prompt = context is null ? [new TextContentBlock { Text = text }] : [new TextContentBlock { Text = text }, new TextContentBlock { Text = context }],
+        };
+        Events.Append(SessionId, AgentOsEventMethods.Prompt, JsonSerializer.Serialize(prompt, AcpJsonContext.Default.PromptRequest));
+        lock (_textLock)
+        {
+            _turnText = new StringBuilder();
+        }
+
+        // Set before the request is written: a cancel that follows this prompt on the wire starts the grace period.
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _turnCancelled, cancelled);
+        using var turnOver = new CancellationTokenSource();
         try
         {
-            ThrowIfExited();
-            // After a fallback restore, the first prompt carries the earlier conversation.
-            var context = Interlocked.Exchange(ref _pendingContext, null);
-            var prompt = new PromptRequest
+            var call = CallAgentAsync(AcpMethods.SessionPrompt, () => _connection.SendRequestAsync(
+                AcpMethods.SessionPrompt, prompt, AcpJsonContext.Default.PromptRequest, AcpJsonContext.Default.PromptResponse, Options.PromptTimeout));
+            if (await Task.WhenAny(call, GraceAfterCancelAsync(cancelled.Task, turnOver.Token)) != call)
             {
-                SessionId = AcpSessionId!,
-                Prompt = context is null ? [new TextContentBlock { Text = text }] : [new TextContentBlock { Text = text }, new TextContentBlock { Text = context }],
-            };
-            Events.Append(SessionId, AgentOsEventMethods.Prompt, JsonSerializer.Serialize(prompt, AcpJsonContext.Default.PromptRequest));
-            lock (_textLock)
-            {
-                _turnText = new StringBuilder();
+                return await EndIgnoredCancelAsync(call);
             }
 
+            await turnOver.CancelAsync();
             PromptResponse response;
             try
             {
-                response = await CallAgentAsync(AcpMethods.SessionPrompt, () => _connection.SendRequestAsync(
-                    AcpMethods.SessionPrompt, prompt, AcpJsonContext.Default.PromptRequest, AcpJsonContext.Default.PromptResponse, Options.PromptTimeout, cancellationToken));
+                response = await call;
             }
             catch (AgentOsException ex)
             {
@@ -233,80 +250,54 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
             }
 
             var stopReason = string.IsNullOrEmpty(response.StopReason) ? "end_turn" : response.StopReason;
-            string reply;
-            lock (_textLock)
-            {
-                reply = _turnText?.ToString() ?? "";
-                _turnText = null;
-            }
-
+            var reply = TakeTurnText();
             var lastSeq = await Events.AppendAndWaitAsync(SessionId, AgentOsEventMethods.TurnEnd, Json(w => w.WriteString("stopReason", stopReason)));
-            return new PromptResult { StopReason = stopReason, Text = reply, LastSeq = lastSeq };
+            return new TurnOutcome(new PromptResult { StopReason = stopReason, Text = reply, LastSeq = lastSeq }, Abandoned: null);
         }
         finally
         {
-            lock (_textLock)
-            {
-                _turnText = null;
-            }
-
-            LeaveTurn();
+            await turnOver.CancelAsync();
+            Interlocked.CompareExchange(ref _turnCancelled, null, cancelled);
+            TakeTurnText();
         }
     }
 
-    /// <summary>Takes the turn, or waits for it behind the prompts queued before this one (strictly FIFO).</summary>
-    private Task EnterTurnAsync(string text)
+    /// <summary>Completes <see cref="AgentOsOptions.CancelGracePeriod"/> after the turn is cancelled; cancelled when the turn ends first.</summary>
+    private async Task GraceAfterCancelAsync(Task cancelled, CancellationToken turnOver)
     {
-        TaskCompletionSource waiter;
-        lock (_queueLock)
-        {
-            if (!_turnRunning)
-            {
-                _turnRunning = true;
-                return Task.CompletedTask;
-            }
-
-            if (_queuedTurns.Count >= Options.MaxQueuedPrompts)
-            {
-                throw new AgentOsException(AgentOsErrorCode.SessionBusy,
-                    $"Session '{SessionId}' is running a prompt and its queue is full ({_queuedTurns.Count} of {Options.MaxQueuedPrompts} queued, AgentOs:MaxQueuedPrompts). Wait for a turn to finish or cancel the running one with CancelPrompt.")
-                { SessionId = SessionId };
-            }
-
-            waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _queuedTurns.Enqueue(waiter);
-            var position = _queuedTurns.Count;
-            // Appended under the lock, so queued events are in queue order.
-            Events.Append(SessionId, AgentOsEventMethods.PromptQueued, Json(w =>
-            {
-                w.WriteNumber("position", position);
-                w.WritePropertyName("prompt");
-                JsonSerializer.Serialize(w, [new TextContentBlock { Text = text }], AcpJsonContext.Default.IReadOnlyListContentBlock);
-            }));
-        }
-
-        return waiter.Task;
+        await cancelled.WaitAsync(turnOver);
+        await Task.Delay(Options.CancelGracePeriod, turnOver);
     }
 
-    /// <summary>Hands the turn to the next queued prompt, if any.</summary>
-    private void LeaveTurn()
+    /// <summary>The agent ignored <c>session/cancel</c> past the grace period: the turn ends here, as cancelled.</summary>
+    private async Task<TurnOutcome> EndIgnoredCancelAsync(Task<PromptResponse> call)
     {
-        lock (_queueLock)
+        var reply = TakeTurnText(); // what the agent still sends is recorded, but belongs to no turn
+        var lastSeq = await Events.AppendAndWaitAsync(SessionId, AgentOsEventMethods.TurnEnd, Json(w =>
         {
-            if (_queuedTurns.TryDequeue(out var next))
-            {
-                next.SetResult();
-            }
-            else
-            {
-                _turnRunning = false;
-            }
+            w.WriteString("stopReason", "cancelled");
+            w.WriteBoolean("forced", true);
+            w.WriteNumber("graceMs", (long)Options.CancelGracePeriod.TotalMilliseconds);
+        }));
+        Log.TurnEndedAfterIgnoredCancel(_context.Logger, _context.VmId, SessionId, _process.Pid, (long)Options.CancelGracePeriod.TotalMilliseconds);
+        // The late answer (or failure) is observed here and goes nowhere else.
+        var abandoned = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return new TurnOutcome(new PromptResult { StopReason = "cancelled", Text = reply, LastSeq = lastSeq }, abandoned);
+    }
+
+    private string TakeTurnText()
+    {
+        lock (_textLock)
+        {
+            var text = _turnText?.ToString() ?? "";
+            _turnText = null;
+            return text;
         }
     }
 
     /// <summary>
-    /// Sends ACP <c>session/cancel</c> for the running turn and answers its waiting permission requests
-    /// with <c>cancelled</c>, as ACP asks of the client.
+    /// Sends ACP <c>session/cancel</c> for the running turn, answers its waiting permission requests with
+    /// <c>cancelled</c> (as ACP asks of the client), and starts the turn's cancel grace period.
     /// </summary>
     public async Task CancelAsync()
     {
@@ -317,6 +308,22 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
             return true;
         });
         _permissions.CancelAll(PermissionReasons.TurnCancelled, final: false);
+        Volatile.Read(ref _turnCancelled)?.TrySetResult();
+    }
+
+    /// <summary>
+    /// Records that AgentOs restarts this agent (<c>_agentos/agent_restart</c>) and stops it. The caller then
+    /// restores the session on a new agent.
+    /// </summary>
+    public async Task StopForRestartAsync(string reason)
+    {
+        await Events.AppendAndWaitAsync(SessionId, AgentOsEventMethods.AgentRestart, Json(w =>
+        {
+            w.WriteString("reason", reason);
+            w.WriteNumber("pid", _process.Pid);
+        }));
+        Log.AgentRestarting(_context.Logger, _context.VmId, SessionId, _process.Pid, reason);
+        await StopAsync();
     }
 
     private void ThrowIfExited()
@@ -527,7 +534,8 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
         }
     }
 
-    private static string Json(Action<Utf8JsonWriter> body)
+    /// <summary>One JSON object written by <paramref name="body"/>: the params of AgentOs' own events.</summary>
+    internal static string Json(Action<Utf8JsonWriter> body)
     {
         using var stream = new MemoryStream();
         using (var writer = new Utf8JsonWriter(stream))

@@ -18,6 +18,9 @@ public class ClusterFixture : IAsyncLifetime
     /// <summary>A small prompt queue bound (the default is 16), so the bound is quick to reach.</summary>
     public const int MaxQueuedPrompts = 3;
 
+    /// <summary>A short cancel grace period (the default is 5 s), so agents that ignore session/cancel are dealt with quickly.</summary>
+    public static readonly TimeSpan CancelGracePeriod = TimeSpan.FromSeconds(2);
+
     public AgentOsClient Client { get; private set; } = null!;
 
     public string DataDirectory => _data.Path;
@@ -45,6 +48,7 @@ public class ClusterFixture : IAsyncLifetime
                 o.Agents = TestAgents.All();
                 o.NewSessionTimeout = TimeSpan.FromSeconds(3);
                 o.MaxQueuedPrompts = ClusterFixture.MaxQueuedPrompts;
+                o.CancelGracePeriod = ClusterFixture.CancelGracePeriod;
                 o.OnAgentStderr = Stderr.Enqueue;
                 var exposing = TestAgents.Make();
                 exposing.ReadOnlyPaths.Add(_data.Path);
