@@ -12,7 +12,7 @@ internal sealed record RunPlan(
     int CreateSamples = 3,
     int PromptWarmup = 5,
     int PromptSamples = 20,
-    int CancelSamples = 3,
+    int CancelSamples = 20,
     int ReplaySamples = 5,
     int ConcurrentVms = 10,
     int ConcurrentSessionsPerVm = 5,
