@@ -35,8 +35,8 @@ public static class SiloBuilderExtensions
 
         options.Validate(o => !string.IsNullOrWhiteSpace(o.DataDirectory), "AgentOs:DataDirectory must not be empty.");
         options.Validate(o => o.VmIdleTimeout >= TimeSpan.FromSeconds(1), "AgentOs:VmIdleTimeout must be at least one second.");
-        options.Validate(o => o.PermissionTimeout > TimeSpan.Zero, "AgentOs:PermissionTimeout must be positive (e.g. 00:05:00).");
-        options.Validate(o => o.CancelGracePeriod > TimeSpan.Zero, "AgentOs:CancelGracePeriod must be positive (e.g. 00:00:05).");
+        options.Validate(o => o.PermissionTimeout > TimeSpan.Zero && o.PermissionTimeout <= PermissionBroker.MaxTimeout, "AgentOs:PermissionTimeout must be more than zero and at most one day (e.g. 00:05:00).");
+        options.Validate(o => o.CancelGracePeriod > TimeSpan.Zero && o.CancelGracePeriod <= TimeSpan.FromHours(1), "AgentOs:CancelGracePeriod must be more than zero and at most one hour (e.g. 00:00:05).");
         silo.Services.AddSingleton<SoftwareInstaller>();
         silo.Services.AddSingleton<AgentTypeRegistry>();
         silo.Services.AddSingleton<AgentSandbox>(sp => SandboxSelector.Select(
