@@ -57,6 +57,18 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
         {
             case "chunks" when int.TryParse(rest, CultureInfo.InvariantCulture, out var count):
                 return wire.SendChunks(session.Id, count, cancellationToken) ? EndTurn : Cancelled;
+            case "chunks-until" when rest.Trim().Length > 0:
+                // Streams batches of chunks until the gate file exists: the turn is certainly running
+                // for as long as the test wants, with events flowing the whole time.
+                var gate = rest.Trim();
+                while (!File.Exists(gate))
+                {
+                    if (!wire.SendChunks(session.Id, 200, cancellationToken))
+                    {
+                        return Cancelled;
+                    }
+                }
+                return EndTurn;
             case "sleep" when int.TryParse(rest, CultureInfo.InvariantCulture, out var ms):
                 await TickAsync(session, ms, cancellationToken);
                 break;
