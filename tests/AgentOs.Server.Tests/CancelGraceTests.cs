@@ -71,12 +71,14 @@ public sealed class CancelGraceTests(ClusterFixture fixture)
         var vm = fixture.NewVm();
         using var live = await EventCollector.SubscribeAsync(vm);
         var session = await vm.CreateSessionAsync(TestAgents.Default);
-        // Ends on its own about 3.4 s after the cancel: after the 2 s grace period, before the 2 s that follow it.
-        var running = vm.SendPromptAsync(session.SessionId, "ignore-cancel 3500");
+        // Ends its turn when the gate opens: after the grace period (the turn is already forced), well before the
+        // restart that would follow it.
+        var running = vm.SendPromptAsync(session.SessionId, "ignore-cancel-until gate");
         await live.WaitForAsync(e => e.SessionId == session.SessionId && e.GetText() == "tick ", "the first tick of the running turn");
 
         await vm.CancelPromptAsync(session.SessionId);
         var cancelled = await running.WaitAsync(TestTimeouts.Default);
+        File.WriteAllText(Path.Combine(fixture.VmHome(vm.Id), "gate"), "open");
         var next = await vm.SendPromptAsync(session.SessionId, "after").WaitAsync(TestTimeouts.Default);
 
         cancelled.StopReason.Should().Be("cancelled");

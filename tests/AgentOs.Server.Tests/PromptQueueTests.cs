@@ -15,13 +15,14 @@ public sealed class PromptQueueTests(ClusterFixture fixture)
         var vm = fixture.NewVm();
         using var live = await EventCollector.SubscribeAsync(vm);
         var session = await vm.CreateSessionAsync(TestAgents.Default);
-        var first = vm.SendPromptAsync(session.SessionId, "sleep 1500");
+        var first = vm.SendPromptAsync(session.SessionId, "ignore-cancel-until gate"); // ticks until the test opens the gate
         await live.WaitForAsync(e => e.SessionId == session.SessionId && e.GetText() == "tick ", "the first tick of the running turn");
 
         var second = vm.SendPromptAsync(session.SessionId, "queued words");
         var queued = await live.WaitForAsync(e => e.SessionId == session.SessionId && e.Method == AgentOsEventMethods.PromptQueued, "the queued prompt");
 
         second.IsCompleted.Should().BeFalse("it waits for the running turn");
+        File.WriteAllText(Path.Combine(fixture.VmHome(vm.Id), "gate"), "open");
         var firstResult = await first.WaitAsync(TestTimeouts.Default);
         var secondResult = await second.WaitAsync(TestTimeouts.Default);
         firstResult.StopReason.Should().Be("end_turn");
@@ -38,7 +39,7 @@ public sealed class PromptQueueTests(ClusterFixture fixture)
             .Select(e => e.Method == AgentOsEventMethods.Prompt ? $"prompt {JsonDocument.Parse(e.Params).RootElement.GetProperty("prompt")[0].GetProperty("text").GetString()}" : e.Method)
             .ToList();
         turns.Should().Equal(
-            "prompt sleep 1500",
+            "prompt ignore-cancel-until gate",
             AgentOsEventMethods.PromptQueued,
             AgentOsEventMethods.TurnEnd,
             "prompt queued words",

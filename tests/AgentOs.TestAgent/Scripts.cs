@@ -75,6 +75,13 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
             case "ignore-cancel" when int.TryParse(rest, CultureInfo.InvariantCulture, out var ms):
                 await TickAsync(session, ms, CancellationToken.None);
                 break;
+            case "ignore-cancel-until" when rest.Trim().Length > 0:
+                // Ignores session/cancel and ticks until the gate file exists: a late end_turn exactly when the test wants it.
+                while (!File.Exists(rest.Trim()))
+                {
+                    await TickAsync(session, 100, CancellationToken.None);
+                }
+                break;
             case "crash":
                 var code = int.TryParse(rest, CultureInfo.InvariantCulture, out var parsed) ? parsed : 42;
                 wire.Flush();
