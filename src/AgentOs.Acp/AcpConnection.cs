@@ -57,6 +57,9 @@ public sealed partial class AcpConnection : IAsyncDisposable
     private int _outputClosed;
     private volatile bool _outputDisposed;
     private int _disposed;
+    private byte[] _scratch = [];
+    private string? _lastMethod;
+    private byte[] _lastMethodUtf8 = [];
 
     /// <param name="fromAgent">The agent's stdout.</param>
     /// <param name="toAgent">The agent's stdin.</param>
@@ -369,10 +372,20 @@ public sealed partial class AcpConnection : IAsyncDisposable
             return;
         }
 
+        // The common line by far is a notification: read only its envelope and hand its params on as
+        // the bytes it came in. Anything else (requests, responses, odd or broken lines) takes the
+        // general path below, which builds a document and reports problems.
+        var bytes = line.IsSingleSegment ? line.First : CopyToScratch(line);
+        if (TryReadNotificationEnvelope(bytes.Span, out var notificationMethod, out var paramsStart, out var paramsLength))
+        {
+            await DeliverNotificationAsync(notificationMethod, bytes.Slice(paramsStart, paramsLength)).ConfigureAwait(false);
+            return;
+        }
+
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(line);
+            document = JsonDocument.Parse(bytes);
         }
         catch (JsonException ex)
         {
@@ -404,18 +417,7 @@ public sealed partial class AcpConnection : IAsyncDisposable
             }
             else if (method is not null)
             {
-                try
-                {
-                    var pending = _handler.OnNotificationAsync(new AcpIncomingMessage(method, parameters, null));
-                    if (!pending.IsCompletedSuccessfully)
-                    {
-                        await pending.ConfigureAwait(false);
-                    }
-                }
-                catch (Exception ex)
-                {
-                    LogHandlerFailed(_logger, _options.Name, method, ex);
-                }
+                await DeliverNotificationAsync(method, new AcpIncomingMessage(method, parameters, null)).ConfigureAwait(false);
             }
             else if (hasId)
             {
@@ -426,6 +428,120 @@ public sealed partial class AcpConnection : IAsyncDisposable
                 ReportMalformed(Preview(line), "neither a request, a notification nor a response");
             }
         }
+    }
+
+    private ValueTask DeliverNotificationAsync(string method, ReadOnlyMemory<byte> paramsUtf8) =>
+        DeliverNotificationAsync(method, new AcpIncomingMessage(method, paramsUtf8));
+
+    private async ValueTask DeliverNotificationAsync(string method, AcpIncomingMessage notification)
+    {
+        try
+        {
+            var pending = _handler.OnNotificationAsync(notification);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                await pending.ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            LogHandlerFailed(_logger, _options.Name, method, ex);
+        }
+    }
+
+    /// <summary>A line split across buffer segments, made contiguous; valid until the next line.</summary>
+    private ReadOnlyMemory<byte> CopyToScratch(ReadOnlySequence<byte> line)
+    {
+        if (_scratch.Length < line.Length)
+        {
+            _scratch = new byte[Math.Max(line.Length, _scratch.Length * 2L)];
+        }
+
+        line.CopyTo(_scratch);
+        return _scratch.AsMemory(0, (int)line.Length);
+    }
+
+    /// <summary>
+    /// Reads a line as a notification envelope: a JSON object with a string <c>method</c>, no
+    /// <c>id</c>, and any <c>params</c>, whose byte range is returned (empty when absent). The whole
+    /// line is still checked to be well-formed JSON. False for anything else, including a request,
+    /// a response or a broken line: the general path handles and reports those.
+    /// </summary>
+    internal bool TryReadNotificationEnvelope(ReadOnlySpan<byte> line, out string method, out int paramsStart, out int paramsLength)
+    {
+        method = "";
+        paramsStart = 0;
+        paramsLength = 0;
+        var reader = new Utf8JsonReader(line, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Disallow });
+        string? found = null;
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("id"u8))
+                {
+                    return false; // a request or a response
+                }
+
+                if (reader.ValueTextEquals("method"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.String)
+                    {
+                        return false;
+                    }
+
+                    found = MethodString(ref reader);
+                    continue;
+                }
+
+                var isParams = reader.ValueTextEquals("params"u8);
+                reader.Read();
+                var start = (int)reader.TokenStartIndex;
+                reader.Skip();
+                if (isParams)
+                {
+                    paramsStart = start;
+                    paramsLength = (int)reader.BytesConsumed - start;
+                }
+            }
+
+            // The root object is closed: only whitespace may follow (Read throws on anything else).
+            if (reader.TokenType != JsonTokenType.EndObject || reader.CurrentDepth != 0 || reader.Read() || found is null)
+            {
+                return false;
+            }
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+
+        method = found;
+        return true;
+    }
+
+    /// <summary>The method as a string, reusing the previous line's when equal: one method name, not one string per line.</summary>
+    private string MethodString(ref Utf8JsonReader reader)
+    {
+        if (_lastMethod is not null && !reader.ValueIsEscaped && reader.ValueSpan.SequenceEqual(_lastMethodUtf8))
+        {
+            return _lastMethod;
+        }
+
+        var method = reader.GetString()!;
+        if (!reader.ValueIsEscaped)
+        {
+            _lastMethod = method;
+            _lastMethodUtf8 = reader.ValueSpan.ToArray();
+        }
+
+        return method;
     }
 
     private void DispatchRequest(string method, JsonElement parameters, JsonElement id)

@@ -1,32 +1,73 @@
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
 
 namespace AgentOs.Acp;
 
 /// <summary>
-/// A message the agent sent: a notification or a request. <see cref="Params"/> is only valid during
-/// the callback that receives it (the underlying buffer is reused); copy what you need, or use
-/// <see cref="ParamsJson"/>.
+/// A message the agent sent: a notification or a request. <see cref="Params"/> and
+/// <see cref="ParamsUtf8"/> are only valid during the callback that receives it (the underlying
+/// buffer is reused); copy what you need, or use <see cref="ParamsJson"/>.
 /// </summary>
 public readonly struct AcpIncomingMessage
 {
+    private readonly JsonElement _params;
+    private readonly LazyParams? _lazy;
+
     internal AcpIncomingMessage(string method, JsonElement @params, JsonElement? id)
     {
         Method = method;
-        Params = @params;
+        _params = @params;
         Id = id;
+    }
+
+    /// <summary>A notification read without building a document: its params stay bytes until asked for.</summary>
+    internal AcpIncomingMessage(string method, ReadOnlyMemory<byte> paramsUtf8)
+    {
+        Method = method;
+        _lazy = new LazyParams(paramsUtf8);
     }
 
     /// <summary>The JSON-RPC method.</summary>
     public string Method { get; }
 
     /// <summary>The params (<see cref="JsonValueKind.Undefined"/> when absent).</summary>
-    public JsonElement Params { get; }
+    public JsonElement Params => _lazy is null ? _params : _lazy.Element;
+
+    /// <summary>
+    /// The params exactly as the agent wrote them, as UTF-8 JSON (empty when absent): the cheap way
+    /// to keep or scan them. Valid only during the callback.
+    /// </summary>
+    public ReadOnlyMemory<byte> ParamsUtf8 => _lazy is not null ? _lazy.Utf8 : _params.ValueKind == JsonValueKind.Undefined ? default : JsonMarshal.GetRawUtf8Value(_params).ToArray();
 
     /// <summary>The request id (null for notifications). For requests it is a detached copy.</summary>
     public JsonElement? Id { get; }
 
     /// <summary>The params as raw JSON text (<c>{}</c> when absent).</summary>
-    public string ParamsJson => Params.ValueKind == JsonValueKind.Undefined ? "{}" : Params.GetRawText();
+    public string ParamsJson => _lazy is not null
+        ? (_lazy.Utf8.IsEmpty ? "{}" : Encoding.UTF8.GetString(_lazy.Utf8.Span))
+        : (_params.ValueKind == JsonValueKind.Undefined ? "{}" : _params.GetRawText());
+
+    /// <summary>Params parsed on first use only (most notifications are stored, never inspected).</summary>
+    private sealed class LazyParams(ReadOnlyMemory<byte> utf8)
+    {
+        private JsonElement? _element;
+
+        public ReadOnlyMemory<byte> Utf8 => utf8;
+
+        public JsonElement Element => _element ??= Parse(utf8);
+
+        private static JsonElement Parse(ReadOnlyMemory<byte> utf8)
+        {
+            if (utf8.IsEmpty)
+            {
+                return default;
+            }
+
+            var reader = new Utf8JsonReader(utf8.Span);
+            return JsonElement.ParseValue(ref reader);
+        }
+    }
 }
 
 /// <summary>The answer to an agent-to-client request: a result or a JSON-RPC error.</summary>
