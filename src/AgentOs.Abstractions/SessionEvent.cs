@@ -1,3 +1,5 @@
+using Orleans.Serialization;
+
 namespace AgentOs;
 
 /// <summary>
@@ -14,9 +16,59 @@ public sealed record SessionEvent(
     [property: Id(3)] string Method,
     [property: Id(4)] string Params);
 
-/// <summary>Events committed together, published as one stream item (in seq order per session).</summary>
+/// <summary>
+/// Events committed together, published as one stream item (in seq order per session); also what
+/// a history read (<see cref="IVmGrain.GetSequencedEvents"/>) returns. It travels as one compact
+/// byte block (<see cref="SessionEventCodec"/>) and is decoded into <see cref="Events"/> on arrival.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("AgentOs.SessionEventBatch")]
-public sealed record SessionEventBatch([property: Id(0)] SessionEvent[] Events);
+[SerializationCallbacks(typeof(Orleans.Runtime.OnDeserializedCallbacks))]
+public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>, IOnDeserialized
+{
+    [Id(0)]
+    private readonly byte[] _payload;
+
+    [Id(1)]
+    private readonly int _count;
+
+    [NonSerialized]
+    private SessionEvent[]? _events;
+
+    /// <summary>A batch of <paramref name="events"/>.</summary>
+    public SessionEventBatch(SessionEvent[] events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        _payload = SessionEventCodec.Encode(events);
+        _events = events;
+        _count = events.Length;
+    }
+
+    /// <summary>A batch of events already encoded by <see cref="SessionEventCodec.Writer"/>.</summary>
+    internal SessionEventBatch(byte[] payload)
+    {
+        _payload = payload;
+        _count = SessionEventCodec.Count(payload);
+    }
+
+    /// <summary>The events, in the order they were committed.</summary>
+    public SessionEvent[] Events => _events ??= SessionEventCodec.Decode(_payload);
+
+    /// <summary>The number of events.</summary>
+    public int Count => _count;
+
+    /// <inheritdoc />
+    public SessionEvent this[int index] => Events[index];
+
+    internal byte[] Payload => _payload;
+
+    /// <inheritdoc />
+    public IEnumerator<SessionEvent> GetEnumerator() => ((IEnumerable<SessionEvent>)Events).GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>Decodes on arrival: a batch that crossed the wire is read at once, so its cost is paid where it is received.</summary>
+    void IOnDeserialized.OnDeserialized(DeserializationContext context) => _events = SessionEventCodec.Decode(_payload);
+}
 
 /// <summary>AgentOs' own transcript entries, for what ACP has no message for.</summary>
 public static class AgentOsEventMethods

@@ -101,6 +101,7 @@ public static class AgentOsClientBuilderExtensions
             o.ServiceId = options.ServiceId;
         });
         client.AddMemoryStreams(AgentOsNames.StreamProvider);
+        ByteSegmentCodec.Register(client.Services); // the server sends stream batches as one block
         client.Services.AddSingleton<ConnectionMonitor>();
         client.AddClusterConnectionLostHandler(sp => (_, _) => sp.GetRequiredService<ConnectionMonitor>().OnConnectionLost());
         client.AddGatewayCountChangedHandler(sp => (_, e) => sp.GetRequiredService<ConnectionMonitor>().OnGatewayCountChanged(e.NumberOfConnectedGateways, e.PreviousNumberOfConnectedGateways));

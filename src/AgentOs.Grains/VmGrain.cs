@@ -301,7 +301,8 @@ internal sealed class VmGrain(
         }
 
         var live = _sessions.ContainsKey(sessionId ?? "");
-        var events = await Task.Run(() => string.IsNullOrEmpty(sessionId) ? [] : _store.ReadEvents(sessionId, Math.Max(0, since), limit));
+        // A SessionEventBatch: the events cross the wire as one encoded block, decoded by the caller.
+        var events = await Task.Run(() => string.IsNullOrEmpty(sessionId) ? (IReadOnlyList<SessionEvent>)[] : _store.ReadEvents(sessionId, Math.Max(0, since), limit));
         // Whether the session exists matters only when nothing came back: one query on the common path.
         if (events.Count == 0 && !live && (string.IsNullOrEmpty(sessionId) || await Task.Run(() => _store.GetSession(sessionId)) is null))
         {
@@ -438,6 +439,6 @@ internal sealed class VmGrain(
 
     private sealed class StreamPublisher(IAsyncStream<SessionEventBatch> stream) : IEventPublisher
     {
-        public Task PublishAsync(SessionEvent[] batch) => stream.OnNextAsync(new SessionEventBatch(batch));
+        public Task PublishAsync(SessionEventBatch batch) => stream.OnNextAsync(batch);
     }
 }

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Threading.Channels;
 using AgentOs.Storage;
 using Microsoft.Extensions.Logging;
@@ -7,7 +8,7 @@ namespace AgentOs.Events;
 /// <summary>Publishes committed events to live subscribers (the VM's Orleans stream).</summary>
 internal interface IEventPublisher
 {
-    Task PublishAsync(SessionEvent[] batch);
+    Task PublishAsync(SessionEventBatch batch);
 }
 
 /// <summary>
@@ -52,12 +53,18 @@ internal sealed class EventPipeline : IAsyncDisposable
     private long _committed;
 
     /// <summary>Appends an event in call order. Never blocks; never fails while the pipeline runs.</summary>
-    public void Append(string sessionId, string method, string paramsJson) => Enqueue(new Pending(sessionId, method, paramsJson, Now(), null));
+    public void Append(string sessionId, string method, string paramsJson) => Append(sessionId, method, Encoding.UTF8.GetBytes(paramsJson));
+
+    /// <summary>
+    /// Appends an event whose params are UTF-8 JSON, in call order. The pipeline keeps
+    /// <paramref name="paramsUtf8"/> until the event is published: the caller must not reuse it.
+    /// </summary>
+    public void Append(string sessionId, string method, ReadOnlyMemory<byte> paramsUtf8) => Enqueue(new Pending(sessionId, method, paramsUtf8, Now(), null));
 
     /// <summary>Appends and, when the queue is deep, waits for the writer to catch up (back-pressure).</summary>
-    public ValueTask AppendWithBackPressureAsync(string sessionId, string method, string paramsJson)
+    public ValueTask AppendWithBackPressureAsync(string sessionId, string method, ReadOnlyMemory<byte> paramsUtf8)
     {
-        Append(sessionId, method, paramsJson);
+        Append(sessionId, method, paramsUtf8);
         return Volatile.Read(ref _queued) > HighWater ? new ValueTask(WaitForDrainAsync()) : ValueTask.CompletedTask;
     }
 
@@ -65,7 +72,7 @@ internal sealed class EventPipeline : IAsyncDisposable
     public Task<long> AppendAndWaitAsync(string sessionId, string method, string paramsJson)
     {
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Enqueue(new Pending(sessionId, method, paramsJson, Now(), done));
+        Enqueue(new Pending(sessionId, method, Encoding.UTF8.GetBytes(paramsJson), Now(), done));
         return done.Task;
     }
 
@@ -73,7 +80,7 @@ internal sealed class EventPipeline : IAsyncDisposable
     public Task FlushAsync()
     {
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Enqueue(new Pending(null, "", "", default, done));
+        Enqueue(new Pending(null, "", default, 0, done));
         return done.Task;
     }
 
@@ -81,12 +88,12 @@ internal sealed class EventPipeline : IAsyncDisposable
     public Task ForgetSessionAsync(string sessionId)
     {
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Enqueue(new Pending(sessionId, "", "", default, done, Forget: true));
+        Enqueue(new Pending(sessionId, "", default, 0, done, Forget: true));
         return done.Task;
     }
 
     /// <summary>Millisecond precision: what the store keeps is exactly what subscribers saw.</summary>
-    private DateTimeOffset Now() => DateTimeOffset.FromUnixTimeMilliseconds(_time.GetUtcNow().ToUnixTimeMilliseconds());
+    private long Now() => _time.GetUtcNow().ToUnixTimeMilliseconds();
 
     private void Enqueue(Pending pending)
     {
@@ -109,43 +116,55 @@ internal sealed class EventPipeline : IAsyncDisposable
     private async Task WriteLoopAsync()
     {
         var reader = _queue.Reader;
-        var taken = new List<Pending>(MaxBatch);
-        var events = new List<SessionEvent>(MaxBatch);
+        var rows = new List<EventRow>(MaxBatch);
+        var waiters = new List<(TaskCompletionSource<long> Done, long Seq)>();
+        var encoder = new SessionEventCodec.Writer(64 * 1024);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            taken.Clear();
-            events.Clear();
-            while (events.Count < MaxBatch && reader.TryRead(out var pending))
+            rows.Clear();
+            waiters.Clear();
+            var taken = 0;
+            while (rows.Count < MaxBatch && reader.TryRead(out var pending))
             {
-                taken.Add(pending);
+                taken++;
                 if (pending.SessionId is null)
                 {
-                    continue; // a flush marker
+                    waiters.Add((pending.Done!, 0)); // a flush marker
+                    continue;
                 }
 
                 if (pending.Forget)
                 {
                     _lastSeq.Remove(pending.SessionId);
+                    waiters.Add((pending.Done!, 0));
                     continue;
                 }
 
                 var seq = NextSeq(pending.SessionId);
-                pending.AssignedSeq = seq;
-                events.Add(new SessionEvent(pending.SessionId, seq, pending.CreatedAt, pending.Method, pending.Params));
+                rows.Add(new EventRow(pending.SessionId, seq, pending.CreatedAtMs, pending.Method, pending.Params));
+                if (pending.Done is not null)
+                {
+                    waiters.Add((pending.Done, seq));
+                }
             }
 
-            var committed = events.Count == 0 || Commit(events);
-            var batch = committed ? events.ToArray() : [];
-            if (batch.Length > 0)
+            var committed = rows.Count == 0 || Commit(rows);
+            if (committed && rows.Count > 0)
             {
-                Interlocked.Add(ref _committed, batch.Length);
-                await PublishAsync(batch).ConfigureAwait(false);
+                Interlocked.Add(ref _committed, rows.Count);
+                encoder.Reset();
+                foreach (var row in rows)
+                {
+                    encoder.Add(row.SessionId, row.Seq, row.CreatedAtMs, row.Method, row.Params.Span);
+                }
+
+                await PublishAsync(new SessionEventBatch(encoder.ToArray())).ConfigureAwait(false);
             }
 
-            Interlocked.Add(ref _queued, -taken.Count);
+            Interlocked.Add(ref _queued, -taken);
             var signal = Interlocked.Exchange(ref _drained, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             signal.TrySetResult();
-            CompleteWaiters(taken, committed);
+            CompleteWaiters(waiters, committed);
         }
     }
 
@@ -160,7 +179,7 @@ internal sealed class EventPipeline : IAsyncDisposable
         return last;
     }
 
-    private bool Commit(List<SessionEvent> events)
+    private bool Commit(List<EventRow> events)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -192,7 +211,7 @@ internal sealed class EventPipeline : IAsyncDisposable
         }
     }
 
-    private async Task PublishAsync(SessionEvent[] batch)
+    private async Task PublishAsync(SessionEventBatch batch)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -206,33 +225,28 @@ internal sealed class EventPipeline : IAsyncDisposable
                 // A full stream queue is transient: wait for the consumers, keep order. Not while
                 // stopping: the silo may be shutting its stream queues down, and the events are
                 // committed already (subscribers replay them from the store).
-                Log.PublishFailed(_logger, _vmId, batch.Length, attempt, ex);
+                Log.PublishFailed(_logger, _vmId, batch.Count, attempt, ex);
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(1000, 10 * attempt * attempt))).ConfigureAwait(false);
             }
             catch (Exception ex)
             {
-                Log.PublishFailed(_logger, _vmId, batch.Length, attempt, ex);
+                Log.PublishFailed(_logger, _vmId, batch.Count, attempt, ex);
                 return;
             }
         }
     }
 
-    private static void CompleteWaiters(List<Pending> taken, bool committed)
+    private static void CompleteWaiters(List<(TaskCompletionSource<long> Done, long Seq)> waiters, bool committed)
     {
-        foreach (var pending in taken)
+        foreach (var (done, seq) in waiters)
         {
-            if (pending.Done is null)
-            {
-                continue;
-            }
-
             if (committed)
             {
-                pending.Done.TrySetResult(pending.AssignedSeq);
+                done.TrySetResult(seq);
             }
             else
             {
-                pending.Done.TrySetException(new AgentOsException(AgentOsErrorCode.Unknown, "The VM's database could not commit events; see the server log."));
+                done.TrySetException(new AgentOsException(AgentOsErrorCode.Unknown, "The VM's database could not commit events; see the server log."));
             }
         }
     }
@@ -250,8 +264,6 @@ internal sealed class EventPipeline : IAsyncDisposable
         await _writer.ConfigureAwait(false);
     }
 
-    private sealed record Pending(string? SessionId, string Method, string Params, DateTimeOffset CreatedAt, TaskCompletionSource<long>? Done, bool Forget = false)
-    {
-        public long AssignedSeq { get; set; }
-    }
+    /// <summary>An appended event (or, with no session, a flush marker). A struct: no allocation per event.</summary>
+    private readonly record struct Pending(string? SessionId, string Method, ReadOnlyMemory<byte> Params, long CreatedAtMs, TaskCompletionSource<long>? Done, bool Forget = false);
 }

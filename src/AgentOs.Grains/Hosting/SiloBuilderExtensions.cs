@@ -59,6 +59,7 @@ public static class SiloBuilderExtensions
                 collection.CollectionQuantum = idle / 2;
             }
         });
+        ByteSegmentCodec.Register(silo.Services); // stream batches cross as one block, not byte by byte
         silo.AddMemoryStreams(AgentOsNames.StreamProvider, streams =>
         {
             // Live latency: the pulling agent polls its queues on a timer (default 100 ms, which

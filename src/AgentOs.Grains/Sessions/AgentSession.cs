@@ -471,32 +471,26 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
             return ValueTask.CompletedTask;
         }
 
+        // The params are stored as the agent's own UTF-8 bytes (copied: the read buffer is reused);
+        // only the update kind, and a chunk's text during a turn, are read out of them.
+        var paramsUtf8 = notification.ParamsUtf8;
         if (notification.Method == AcpMethods.SessionUpdate)
         {
-            CaptureTurnText(notification.Params);
-            TrackConfigUpdate(notification.Params);
+            var update = SessionUpdateScan.Read(paramsUtf8.Span, wantText: Volatile.Read(ref _turnText) is not null);
+            if (update.Kind == SessionUpdateKind.AgentMessageChunk && update.Text is { } text)
+            {
+                lock (_textLock)
+                {
+                    _turnText?.Append(text);
+                }
+            }
+            else if (update.Kind == SessionUpdateKind.Config)
+            {
+                TrackConfigUpdate(notification.Params);
+            }
         }
 
-        return Events.AppendWithBackPressureAsync(SessionId, notification.Method, notification.ParamsJson);
-    }
-
-    private void CaptureTurnText(JsonElement @params)
-    {
-        if (_turnText is null
-            || !@params.TryGetProperty("update"u8, out var update)
-            || !update.TryGetProperty("sessionUpdate"u8, out var kind)
-            || !kind.ValueEquals("agent_message_chunk"u8)
-            || !update.TryGetProperty("content"u8, out var content)
-            || !content.TryGetProperty("text"u8, out var text)
-            || text.ValueKind != JsonValueKind.String)
-        {
-            return;
-        }
-
-        lock (_textLock)
-        {
-            _turnText?.Append(text.GetString());
-        }
+        return Events.AppendWithBackPressureAsync(SessionId, notification.Method, paramsUtf8.IsEmpty ? "{}"u8.ToArray() : paramsUtf8.ToArray());
     }
 
     /// <inheritdoc />

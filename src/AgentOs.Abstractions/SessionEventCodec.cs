@@ -1,0 +1,305 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace AgentOs;
+
+/// <summary>
+/// The compact binary form of a run of <see cref="SessionEvent"/>s: what a
+/// <see cref="SessionEventBatch"/> carries over the wire, for live batches and history reads alike.
+/// One byte block instead of records of strings means the serializer copies it in one piece, and
+/// the server never turns an agent's UTF-8 JSON into UTF-16 strings: only the receiver decodes.
+/// </summary>
+/// <remarks>
+/// Layout (little-endian): version byte <c>1</c>, int32 count, then per event: a flags byte
+/// (<c>1</c>: same session id as the previous event, <c>2</c>: same method), the session id
+/// (int32 length + UTF-8) unless flagged, int64 seq, int64 created-at (Unix ms), the method
+/// (length + UTF-8) unless flagged, the params (length + UTF-8 JSON).
+/// </remarks>
+internal static class SessionEventCodec
+{
+    public const byte Version = 1;
+    public const int HeaderSize = 5;
+    private const byte SameSession = 1;
+    private const byte SameMethod = 2;
+
+    /// <summary>Methods decoded to one shared string instead of a new one per event.</summary>
+    private static readonly (byte[] Utf8, string Text)[] KnownMethods = new[]
+    {
+        "session/update", "session/request_permission", "fs/read_text_file", "fs/write_text_file",
+        AgentOsEventMethods.Prompt, AgentOsEventMethods.PromptQueued, AgentOsEventMethods.TurnEnd, AgentOsEventMethods.AgentRestart,
+        AgentOsEventMethods.AgentStart, AgentOsEventMethods.AgentExit, AgentOsEventMethods.SessionStart, AgentOsEventMethods.Resume,
+        AgentOsEventMethods.MalformedOutput, AgentOsEventMethods.ClientResponse,
+    }.Select(m => (Encoding.UTF8.GetBytes(m), m)).ToArray();
+
+    /// <summary>Encodes <paramref name="events"/>.</summary>
+    public static byte[] Encode(IReadOnlyList<SessionEvent> events)
+    {
+        var writer = new Writer();
+        foreach (var e in events)
+        {
+            writer.Add(e.SessionId, e.Seq, e.CreatedAt.ToUnixTimeMilliseconds(), e.Method, Encoding.UTF8.GetBytes(e.Params));
+        }
+
+        return writer.ToArray();
+    }
+
+    /// <summary>The number of events in <paramref name="payload"/>, from its header.</summary>
+    public static int Count(ReadOnlySpan<byte> payload)
+    {
+        if (payload.Length < HeaderSize || payload[0] != Version)
+        {
+            throw Malformed("bad header");
+        }
+
+        var count = BinaryPrimitives.ReadInt32LittleEndian(payload[1..]);
+        return count >= 0 ? count : throw Malformed("negative count");
+    }
+
+    /// <summary>Decodes a payload made by <see cref="Writer"/>. Throws <see cref="InvalidDataException"/> when it is malformed.</summary>
+    public static SessionEvent[] Decode(ReadOnlySpan<byte> payload)
+    {
+        var count = Count(payload);
+        // Every event takes at least 1 + 8 + 8 + 4 bytes: a count beyond that is a lie, not an allocation to make.
+        if (count > (payload.Length - HeaderSize) / 21)
+        {
+            throw Malformed("count larger than the payload");
+        }
+
+        var events = new SessionEvent[count];
+        var position = HeaderSize;
+        string? sessionId = null;
+        string? method = null;
+        for (var i = 0; i < count; i++)
+        {
+            var flags = ReadByte(payload, ref position);
+            if ((flags & SameSession) == 0)
+            {
+                sessionId = Encoding.UTF8.GetString(ReadBlock(payload, ref position));
+            }
+            else if (sessionId is null)
+            {
+                throw Malformed("first event refers to a previous session id");
+            }
+
+            var seq = ReadInt64(payload, ref position);
+            var created = ReadInt64(payload, ref position);
+            if ((flags & SameMethod) == 0)
+            {
+                method = DecodeMethod(ReadBlock(payload, ref position));
+            }
+            else if (method is null)
+            {
+                throw Malformed("first event refers to a previous method");
+            }
+
+            var parameters = Encoding.UTF8.GetString(ReadBlock(payload, ref position));
+            DateTimeOffset createdAt;
+            try
+            {
+                createdAt = DateTimeOffset.FromUnixTimeMilliseconds(created);
+            }
+            catch (ArgumentOutOfRangeException)
+            {
+                throw Malformed("timestamp out of range");
+            }
+
+            events[i] = new SessionEvent(sessionId, seq, createdAt, method, parameters);
+        }
+
+        if (position != payload.Length)
+        {
+            throw Malformed("trailing bytes");
+        }
+
+        return events;
+    }
+
+    private static string DecodeMethod(ReadOnlySpan<byte> utf8)
+    {
+        foreach (var (bytes, text) in KnownMethods)
+        {
+            if (utf8.SequenceEqual(bytes))
+            {
+                return text;
+            }
+        }
+
+        return Encoding.UTF8.GetString(utf8);
+    }
+
+    private static byte ReadByte(ReadOnlySpan<byte> payload, ref int position)
+    {
+        if (position >= payload.Length)
+        {
+            throw Malformed("truncated");
+        }
+
+        return payload[position++];
+    }
+
+    private static long ReadInt64(ReadOnlySpan<byte> payload, ref int position)
+    {
+        if (payload.Length - position < 8)
+        {
+            throw Malformed("truncated");
+        }
+
+        var value = BinaryPrimitives.ReadInt64LittleEndian(payload[position..]);
+        position += 8;
+        return value;
+    }
+
+    private static ReadOnlySpan<byte> ReadBlock(ReadOnlySpan<byte> payload, ref int position)
+    {
+        if (payload.Length - position < 4)
+        {
+            throw Malformed("truncated");
+        }
+
+        var length = BinaryPrimitives.ReadInt32LittleEndian(payload[position..]);
+        position += 4;
+        if (length < 0 || length > payload.Length - position)
+        {
+            throw Malformed("bad length");
+        }
+
+        var block = payload.Slice(position, length);
+        position += length;
+        return block;
+    }
+
+    private static InvalidDataException Malformed(string what) => new($"Malformed session event payload: {what}.");
+
+    /// <summary>Builds a payload event by event; reusable after <see cref="Reset"/>.</summary>
+    internal sealed class Writer
+    {
+        private byte[] _buffer;
+        private int _length;
+        private int _count;
+        private string? _lastSession;
+        private string? _lastMethod;
+        private int _lastMethodAt;
+        private int _lastMethodLength = -1;
+
+        public Writer(int capacity = 4096)
+        {
+            _buffer = new byte[Math.Max(capacity, HeaderSize)];
+            Reset();
+        }
+
+        public int Count => _count;
+
+        public void Reset()
+        {
+            _buffer[0] = Version;
+            _length = HeaderSize;
+            _count = 0;
+            _lastSession = null;
+            _lastMethod = null;
+            _lastMethodLength = -1;
+        }
+
+        /// <summary>Appends one event; <paramref name="paramsUtf8"/> is the params JSON as UTF-8.</summary>
+        public void Add(string sessionId, long seq, long createdAtMs, string method, ReadOnlySpan<byte> paramsUtf8)
+        {
+            // Reference equality is the common case (one string per session and per method); equal text is too.
+            var sameSession = _lastSession is not null && (ReferenceEquals(sessionId, _lastSession) || sessionId == _lastSession);
+            var sameMethod = _lastMethod is not null && (ReferenceEquals(method, _lastMethod) || method == _lastMethod);
+            var flags = (byte)((sameSession ? SameSession : 0) | (sameMethod ? SameMethod : 0));
+            var most = 1 + 8 + 8 + 4 + paramsUtf8.Length
+                + (sameSession ? 0 : 4 + Encoding.UTF8.GetMaxByteCount(sessionId.Length))
+                + (sameMethod ? 0 : 4 + Encoding.UTF8.GetMaxByteCount(method.Length));
+            Ensure(most);
+            var span = _buffer.AsSpan(_length);
+            var at = 0;
+            span[at++] = flags;
+            if (!sameSession)
+            {
+                at += WriteString(span[at..], sessionId);
+                _lastSession = sessionId;
+            }
+
+            BinaryPrimitives.WriteInt64LittleEndian(span[at..], seq);
+            BinaryPrimitives.WriteInt64LittleEndian(span[(at + 8)..], createdAtMs);
+            at += 16;
+            if (!sameMethod)
+            {
+                _lastMethodAt = _length + at + 4;
+                _lastMethodLength = WriteString(span[at..], method) - 4;
+                at += 4 + _lastMethodLength;
+                _lastMethod = method;
+            }
+
+            BinaryPrimitives.WriteInt32LittleEndian(span[at..], paramsUtf8.Length);
+            paramsUtf8.CopyTo(span[(at + 4)..]);
+            at += 4 + paramsUtf8.Length;
+            _length += at;
+            _count++;
+        }
+
+        /// <summary>Appends one event whose method is UTF-8 bytes (as read from the store).</summary>
+        public void Add(string sessionId, long seq, long createdAtMs, ReadOnlySpan<byte> methodUtf8, ReadOnlySpan<byte> paramsUtf8)
+        {
+            var sameSession = _lastSession is not null && (ReferenceEquals(sessionId, _lastSession) || sessionId == _lastSession);
+            var sameMethod = _lastMethodLength >= 0 && methodUtf8.SequenceEqual(_buffer.AsSpan(_lastMethodAt, _lastMethodLength));
+            var flags = (byte)((sameSession ? SameSession : 0) | (sameMethod ? SameMethod : 0));
+            Ensure(1 + 8 + 8 + 4 + paramsUtf8.Length
+                + (sameSession ? 0 : 4 + Encoding.UTF8.GetMaxByteCount(sessionId.Length))
+                + (sameMethod ? 0 : 4 + methodUtf8.Length));
+            var span = _buffer.AsSpan(_length);
+            var at = 0;
+            span[at++] = flags;
+            if (!sameSession)
+            {
+                at += WriteString(span[at..], sessionId);
+                _lastSession = sessionId;
+            }
+
+            BinaryPrimitives.WriteInt64LittleEndian(span[at..], seq);
+            BinaryPrimitives.WriteInt64LittleEndian(span[(at + 8)..], createdAtMs);
+            at += 16;
+            if (!sameMethod)
+            {
+                BinaryPrimitives.WriteInt32LittleEndian(span[at..], methodUtf8.Length);
+                methodUtf8.CopyTo(span[(at + 4)..]);
+                _lastMethodAt = _length + at + 4;
+                _lastMethodLength = methodUtf8.Length;
+                _lastMethod = null;
+                at += 4 + methodUtf8.Length;
+            }
+
+            BinaryPrimitives.WriteInt32LittleEndian(span[at..], paramsUtf8.Length);
+            paramsUtf8.CopyTo(span[(at + 4)..]);
+            at += 4 + paramsUtf8.Length;
+            _length += at;
+            _count++;
+        }
+
+        /// <summary>The payload so far, as a new array.</summary>
+        public byte[] ToArray()
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(1), _count);
+            return _buffer.AsSpan(0, _length).ToArray();
+        }
+
+        private static int WriteString(Span<byte> span, string value)
+        {
+            var written = Encoding.UTF8.GetBytes(value, span[4..]);
+            BinaryPrimitives.WriteInt32LittleEndian(span, written);
+            return 4 + written;
+        }
+
+        private void Ensure(int more)
+        {
+            if ((long)_length + more > Array.MaxLength)
+            {
+                throw new InvalidOperationException("A session event batch cannot exceed 2 GiB.");
+            }
+
+            if (_length + more > _buffer.Length)
+            {
+                Array.Resize(ref _buffer, (int)Math.Min(Array.MaxLength, Math.Max((long)_buffer.Length * 2, (long)_length + more)));
+            }
+        }
+    }
+}
