@@ -25,8 +25,9 @@ public sealed record SessionEvent(
 [SerializationCallbacks(typeof(Orleans.Runtime.OnDeserializedCallbacks))]
 public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>, IOnDeserialized
 {
+    /// <summary>The encoded events: chunks of at most ~64 KiB (see <see cref="SessionEventCodec"/>).</summary>
     [Id(0)]
-    private readonly byte[] _payload;
+    private readonly byte[][] _chunks;
 
     [Id(1)]
     private readonly int _count;
@@ -38,20 +39,20 @@ public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>, IOnDeserial
     public SessionEventBatch(SessionEvent[] events)
     {
         ArgumentNullException.ThrowIfNull(events);
-        _payload = SessionEventCodec.Encode(events);
+        _chunks = SessionEventCodec.EncodeChunks(events);
         _events = events;
         _count = events.Length;
     }
 
     /// <summary>A batch of events already encoded by <see cref="SessionEventCodec.Writer"/>.</summary>
-    internal SessionEventBatch(byte[] payload)
+    internal SessionEventBatch(byte[][] chunks)
     {
-        _payload = payload;
-        _count = SessionEventCodec.Count(payload);
+        _chunks = chunks;
+        _count = chunks.Sum(c => SessionEventCodec.Count(c));
     }
 
     /// <summary>The events, in the order they were committed.</summary>
-    public SessionEvent[] Events => _events ??= SessionEventCodec.Decode(_payload);
+    public SessionEvent[] Events => _events ??= SessionEventCodec.Decode(_chunks, _count);
 
     /// <summary>The number of events.</summary>
     public int Count => _count;
@@ -59,7 +60,7 @@ public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>, IOnDeserial
     /// <inheritdoc />
     public SessionEvent this[int index] => Events[index];
 
-    internal byte[] Payload => _payload;
+    internal byte[][] Chunks => _chunks;
 
     /// <inheritdoc />
     public IEnumerator<SessionEvent> GetEnumerator() => ((IEnumerable<SessionEvent>)Events).GetEnumerator();
@@ -67,7 +68,7 @@ public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>, IOnDeserial
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 
     /// <summary>Decodes on arrival: a batch that crossed the wire is read at once, so its cost is paid where it is received.</summary>
-    void IOnDeserialized.OnDeserialized(DeserializationContext context) => _events = SessionEventCodec.Decode(_payload);
+    void IOnDeserialized.OnDeserialized(DeserializationContext context) => _events = SessionEventCodec.Decode(_chunks, _count);
 }
 
 /// <summary>AgentOs' own transcript entries, for what ACP has no message for.</summary>

@@ -10,7 +10,9 @@ namespace AgentOs;
 /// the server never turns an agent's UTF-8 JSON into UTF-16 strings: only the receiver decodes.
 /// </summary>
 /// <remarks>
-/// Layout (little-endian): version byte <c>1</c>, int32 count, then per event: a flags byte
+/// A batch is one or more chunks, each a self-contained payload below ~64 KiB (unless one event
+/// is larger): arrays that size stay off the large object heap, whose allocations forced a full
+/// (gen 2) collection every few replays on both ends. Layout of a chunk (little-endian): version byte <c>1</c>, int32 count, then per event: a flags byte
 /// (<c>1</c>: same session id as the previous event, <c>2</c>: same method), the session id
 /// (int32 length + UTF-8) unless flagged, int64 seq, int64 created-at (Unix ms), the method
 /// (length + UTF-8) unless flagged, the params (length + UTF-8 JSON).
@@ -31,16 +33,49 @@ internal static class SessionEventCodec
         AgentOsEventMethods.MalformedOutput, AgentOsEventMethods.ClientResponse,
     }.Select(m => (Encoding.UTF8.GetBytes(m), m)).ToArray();
 
-    /// <summary>Encodes <paramref name="events"/>.</summary>
-    public static byte[] Encode(IReadOnlyList<SessionEvent> events)
+    /// <summary>Most bytes a chunk grows to before the next event starts a new one.</summary>
+    public const int ChunkSize = 64 * 1024;
+
+    /// <summary>Encodes <paramref name="events"/> as one payload.</summary>
+    public static byte[] Encode(IReadOnlyList<SessionEvent> events) => Fill(new Writer(), events).ToArray();
+
+    /// <summary>Encodes <paramref name="events"/> as chunks of about <see cref="ChunkSize"/> bytes.</summary>
+    public static byte[][] EncodeChunks(IReadOnlyList<SessionEvent> events) => Fill(new Writer(chunkSize: ChunkSize), events).ToChunks();
+
+    private static Writer Fill(Writer writer, IReadOnlyList<SessionEvent> events)
     {
-        var writer = new Writer();
         foreach (var e in events)
         {
             writer.Add(e.SessionId, e.Seq, e.CreatedAt.ToUnixTimeMilliseconds(), e.Method, Encoding.UTF8.GetBytes(e.Params));
         }
 
-        return writer.ToArray();
+        return writer;
+    }
+
+    /// <summary>Decodes every chunk, in order, into one array of <paramref name="count"/> events.</summary>
+    public static SessionEvent[] Decode(byte[][] chunks, int count)
+    {
+        if (chunks.Length == 1)
+        {
+            var single = Decode(chunks[0]);
+            return single.Length == count ? single : throw Malformed("event count does not match the chunks");
+        }
+
+        var events = new SessionEvent[count];
+        var at = 0;
+        foreach (var chunk in chunks)
+        {
+            var n = Count(chunk);
+            if (n > count - at)
+            {
+                throw Malformed("event count does not match the chunks");
+            }
+
+            DecodeInto(chunk, events.AsSpan(at, n));
+            at += n;
+        }
+
+        return at == count ? events : throw Malformed("event count does not match the chunks");
     }
 
     /// <summary>The number of events in <paramref name="payload"/>, from its header.</summary>
@@ -66,6 +101,19 @@ internal static class SessionEventCodec
         }
 
         var events = new SessionEvent[count];
+        DecodeInto(payload, events);
+        return events;
+    }
+
+    /// <summary>Decodes one payload whose header counts exactly <c>events.Length</c> events.</summary>
+    private static void DecodeInto(ReadOnlySpan<byte> payload, Span<SessionEvent> events)
+    {
+        var count = events.Length;
+        if (count > (payload.Length - HeaderSize) / 21)
+        {
+            throw Malformed("count larger than the payload");
+        }
+
         var position = HeaderSize;
         string? sessionId = null;
         string? method = null;
@@ -110,8 +158,6 @@ internal static class SessionEventCodec
         {
             throw Malformed("trailing bytes");
         }
-
-        return events;
     }
 
     private static string DecodeMethod(ReadOnlySpan<byte> utf8)
@@ -170,9 +216,15 @@ internal static class SessionEventCodec
 
     private static InvalidDataException Malformed(string what) => new($"Malformed session event payload: {what}.");
 
-    /// <summary>Builds a payload event by event; reusable after <see cref="Reset"/>.</summary>
+    /// <summary>
+    /// Builds a payload event by event, or a run of chunks when given a <c>chunkSize</c>: an event
+    /// that would take the current chunk past it starts a new one. Reusable after <see cref="Reset"/>.
+    /// </summary>
     internal sealed class Writer
     {
+        private readonly int _chunkSize;
+        private readonly List<byte[]> _sealed = [];
+        private int _sealedCount;
         private byte[] _buffer;
         private int _length;
         private int _count;
@@ -181,15 +233,24 @@ internal static class SessionEventCodec
         private int _lastMethodAt;
         private int _lastMethodLength = -1;
 
-        public Writer(int capacity = 4096)
+        public Writer(int capacity = 4096, int chunkSize = int.MaxValue)
         {
-            _buffer = new byte[Math.Max(capacity, HeaderSize)];
+            _chunkSize = chunkSize;
+            _buffer = new byte[Math.Max(Math.Min(capacity, chunkSize), HeaderSize)];
             Reset();
         }
 
-        public int Count => _count;
+        /// <summary>Events added since the last <see cref="Reset"/>, in all chunks.</summary>
+        public int Count => _sealedCount + _count;
 
         public void Reset()
+        {
+            _sealed.Clear();
+            _sealedCount = 0;
+            StartChunk();
+        }
+
+        private void StartChunk()
         {
             _buffer[0] = Version;
             _length = HeaderSize;
@@ -202,6 +263,7 @@ internal static class SessionEventCodec
         /// <summary>Appends one event; <paramref name="paramsUtf8"/> is the params JSON as UTF-8.</summary>
         public void Add(string sessionId, long seq, long createdAtMs, string method, ReadOnlySpan<byte> paramsUtf8)
         {
+            SealIfFull(paramsUtf8.Length + Encoding.UTF8.GetMaxByteCount(sessionId.Length) + Encoding.UTF8.GetMaxByteCount(method.Length));
             // Reference equality is the common case (one string per session and per method); equal text is too.
             var sameSession = _lastSession is not null && (ReferenceEquals(sessionId, _lastSession) || sessionId == _lastSession);
             var sameMethod = _lastMethod is not null && (ReferenceEquals(method, _lastMethod) || method == _lastMethod);
@@ -240,6 +302,7 @@ internal static class SessionEventCodec
         /// <summary>Appends one event whose method is UTF-8 bytes (as read from the store).</summary>
         public void Add(string sessionId, long seq, long createdAtMs, ReadOnlySpan<byte> methodUtf8, ReadOnlySpan<byte> paramsUtf8)
         {
+            SealIfFull(paramsUtf8.Length + Encoding.UTF8.GetMaxByteCount(sessionId.Length) + methodUtf8.Length);
             var sameSession = _lastSession is not null && (ReferenceEquals(sessionId, _lastSession) || sessionId == _lastSession);
             var sameMethod = _lastMethodLength >= 0 && methodUtf8.SequenceEqual(_buffer.AsSpan(_lastMethodAt, _lastMethodLength));
             var flags = (byte)((sameSession ? SameSession : 0) | (sameMethod ? SameMethod : 0));
@@ -275,7 +338,29 @@ internal static class SessionEventCodec
             _count++;
         }
 
-        /// <summary>The payload so far, as a new array.</summary>
+        /// <summary>Starts a new chunk when the next event (at most <paramref name="variableBytes"/> plus the fixed fields) would overflow this one.</summary>
+        private void SealIfFull(int variableBytes)
+        {
+            if (_count > 0 && (long)_length + 1 + 8 + 8 + 12 + variableBytes > _chunkSize)
+            {
+                _sealed.Add(ToArray());
+                _sealedCount += _count;
+                StartChunk(); // a chunk never refers to the previous chunk's session id or method
+            }
+        }
+
+        /// <summary>Every chunk, in order (one, possibly empty, when nothing was sealed).</summary>
+        public byte[][] ToChunks()
+        {
+            if (_sealed.Count == 0)
+            {
+                return [ToArray()];
+            }
+
+            return _count == 0 ? [.. _sealed] : [.. _sealed, ToArray()];
+        }
+
+        /// <summary>The current chunk (the whole payload when no chunk size was given), as a new array.</summary>
         public byte[] ToArray()
         {
             BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(1), _count);

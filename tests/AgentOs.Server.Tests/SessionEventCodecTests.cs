@@ -83,12 +83,53 @@ public sealed class SessionEventCodecTests
     public void Batch_FromPayload_CountsWithoutDecodingAndEnumeratesInOrder()
     {
         var events = Enumerable.Range(1, 100).Select(i => new SessionEvent("s", i, T0, "session/update", $"{{\"i\":{i}}}")).ToArray();
-        var batch = new SessionEventBatch(SessionEventCodec.Encode(events));
+        var batch = new SessionEventBatch([SessionEventCodec.Encode(events)]);
 
         batch.Count.Should().Be(100);
         batch.Should().Equal(events);
         batch[99].Seq.Should().Be(100);
         new SessionEventBatch(events).Events.Should().BeSameAs(events);
+    }
+
+    [Fact]
+    public void Writer_WithAChunkSize_SplitsIntoSelfContainedChunksBelowIt()
+    {
+        // Two sessions and two methods alternating in runs, so chunk starts fall inside runs.
+        var events = Enumerable.Range(1, 5_000)
+            .Select(i => new SessionEvent(i / 7 % 2 == 0 ? "session-a" : "session-b", i, T0.AddMilliseconds(i), i / 5 % 2 == 0 ? "session/update" : "x/ü", $"{{\"i\":{i},\"pad\":\"{new string('p', i % 200)}\"}}"))
+            .ToArray();
+
+        var chunks = SessionEventCodec.EncodeChunks(events);
+
+        chunks.Length.Should().BeGreaterThan(5);
+        chunks.Should().AllSatisfy(c => c.Length.Should().BeLessThanOrEqualTo(SessionEventCodec.ChunkSize));
+        chunks.SelectMany(c => SessionEventCodec.Decode(c)).Should().Equal(events);
+        SessionEventCodec.Decode(chunks, events.Length).Should().Equal(events);
+        new SessionEventBatch(chunks).Should().Equal(events);
+        new SessionEventBatch(events).Count.Should().Be(events.Length);
+    }
+
+    [Fact]
+    public void Writer_WithAChunkSize_GivesAnEventLargerThanAChunkItsOwnChunk()
+    {
+        var big = "{\"t\":\"" + new string('b', SessionEventCodec.ChunkSize * 2) + "\"}";
+        SessionEvent[] events = [new("s", 1, T0, "m", "{}"), new("s", 2, T0, "m", big), new("s", 3, T0, "m", "{}")];
+
+        var chunks = SessionEventCodec.EncodeChunks(events);
+
+        chunks.Select(c => SessionEventCodec.Count(c)).Should().Equal(1, 1, 1);
+        SessionEventCodec.Decode(chunks, 3).Should().Equal(events);
+    }
+
+    [Fact]
+    public void Decode_OfChunksWithAWrongTotal_ThrowsInvalidData()
+    {
+        var chunks = SessionEventCodec.EncodeChunks([new("s", 1, T0, "m", "{}")]);
+        var tooMany = () => SessionEventCodec.Decode([chunks[0], chunks[0]], 3);
+        var tooFew = () => SessionEventCodec.Decode([chunks[0], chunks[0]], 1);
+
+        tooMany.Should().Throw<InvalidDataException>();
+        tooFew.Should().Throw<InvalidDataException>();
     }
 
     [Fact]

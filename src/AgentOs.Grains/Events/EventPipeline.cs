@@ -22,6 +22,13 @@ internal sealed class EventPipeline : IAsyncDisposable
     /// <summary>Most events committed in one transaction and published as one stream item.</summary>
     public const int MaxBatch = 1024;
 
+    /// <summary>
+    /// A batch stops taking events past this many params bytes, so the stream item (the encoded
+    /// batch, serialized once more by the memory stream) stays below the large object heap's
+    /// 85,000 bytes on the server and in every subscriber.
+    /// </summary>
+    public const int MaxBatchBytes = 48 * 1024;
+
     private const int HighWater = 64 * 1024;
     private const int MaxCommitAttempts = 3;
 
@@ -118,13 +125,14 @@ internal sealed class EventPipeline : IAsyncDisposable
         var reader = _queue.Reader;
         var rows = new List<EventRow>(MaxBatch);
         var waiters = new List<(TaskCompletionSource<long> Done, long Seq)>();
-        var encoder = new SessionEventCodec.Writer(64 * 1024);
+        var encoder = new SessionEventCodec.Writer(SessionEventCodec.ChunkSize, SessionEventCodec.ChunkSize);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             rows.Clear();
             waiters.Clear();
             var taken = 0;
-            while (rows.Count < MaxBatch && reader.TryRead(out var pending))
+            var bytes = 0;
+            while (rows.Count < MaxBatch && bytes < MaxBatchBytes && reader.TryRead(out var pending))
             {
                 taken++;
                 if (pending.SessionId is null)
@@ -142,6 +150,7 @@ internal sealed class EventPipeline : IAsyncDisposable
 
                 var seq = NextSeq(pending.SessionId);
                 rows.Add(new EventRow(pending.SessionId, seq, pending.CreatedAtMs, pending.Method, pending.Params));
+                bytes += pending.Params.Length + 32;
                 if (pending.Done is not null)
                 {
                     waiters.Add((pending.Done, seq));
@@ -158,7 +167,7 @@ internal sealed class EventPipeline : IAsyncDisposable
                     encoder.Add(row.SessionId, row.Seq, row.CreatedAtMs, row.Method, row.Params.Span);
                 }
 
-                await PublishAsync(new SessionEventBatch(encoder.ToArray())).ConfigureAwait(false);
+                await PublishAsync(new SessionEventBatch(encoder.ToChunks())).ConfigureAwait(false);
             }
 
             Interlocked.Add(ref _queued, -taken);

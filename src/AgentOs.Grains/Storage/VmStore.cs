@@ -269,7 +269,7 @@ internal sealed class VmStore : IDisposable
             SqliteException.ThrowExceptionForRC(raw.sqlite3_bind_text(statement, 1, sessionId), db);
             SqliteException.ThrowExceptionForRC(raw.sqlite3_bind_int64(statement, 2, since), db);
             SqliteException.ThrowExceptionForRC(raw.sqlite3_bind_int64(statement, 3, limit), db);
-            var writer = new SessionEventCodec.Writer(64 * 1024);
+            var writer = new SessionEventCodec.Writer(SessionEventCodec.ChunkSize, SessionEventCodec.ChunkSize);
             while ((rc = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
             {
                 writer.Add(sessionId, raw.sqlite3_column_int64(statement, 0), raw.sqlite3_column_int64(statement, 1),
@@ -281,7 +281,7 @@ internal sealed class VmStore : IDisposable
                 SqliteException.ThrowExceptionForRC(rc, db);
             }
 
-            return new SessionEventBatch(writer.ToArray());
+            return new SessionEventBatch(writer.ToChunks());
         }
     }
 
