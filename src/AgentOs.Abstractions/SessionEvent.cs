@@ -1,5 +1,3 @@
-using Orleans.Serialization;
-
 namespace AgentOs;
 
 /// <summary>
@@ -18,12 +16,14 @@ public sealed record SessionEvent(
 
 /// <summary>
 /// Events committed together, published as one stream item (in seq order per session); also what
-/// a history read (<see cref="IVmGrain.GetSequencedEvents"/>) returns. It travels as one compact
-/// byte block (<see cref="SessionEventCodec"/>) and is decoded into <see cref="Events"/> on arrival.
+/// a history read (<see cref="IVmGrain.GetSequencedEvents"/>) returns. It travels as compact
+/// byte blocks (<see cref="SessionEventCodec"/>) and is decoded into <see cref="Events"/> when first
+/// read: the silo's stream pulling agent deserializes every batch it delivers (for its request
+/// context) and must not pay for decoding events only the subscriber reads. The client SDK decodes
+/// history reads before it returns them.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("AgentOs.SessionEventBatch")]
-[SerializationCallbacks(typeof(Orleans.Runtime.OnDeserializedCallbacks))]
-public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>, IOnDeserialized
+public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>
 {
     /// <summary>The encoded events: chunks of at most ~64 KiB (see <see cref="SessionEventCodec"/>).</summary>
     [Id(0)]
@@ -66,9 +66,6 @@ public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>, IOnDeserial
     public IEnumerator<SessionEvent> GetEnumerator() => ((IEnumerable<SessionEvent>)Events).GetEnumerator();
 
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
-
-    /// <summary>Decodes on arrival: a batch that crossed the wire is read at once, so its cost is paid where it is received.</summary>
-    void IOnDeserialized.OnDeserialized(DeserializationContext context) => _events = SessionEventCodec.Decode(_chunks, _count);
 }
 
 /// <summary>AgentOs' own transcript entries, for what ACP has no message for.</summary>

@@ -86,13 +86,25 @@ public sealed class VmHandle
     public Task SleepAsync() => _grain.Sleep();
 
     /// <inheritdoc cref="IVmGrain.GetSessionEvents"/>
-    public Task<IReadOnlyList<SessionEvent>> GetSessionEventsAsync(string sessionId) => _grain.GetSessionEvents(sessionId);
+    public Task<IReadOnlyList<SessionEvent>> GetSessionEventsAsync(string sessionId) => Decoded(_grain.GetSessionEvents(sessionId));
 
     /// <inheritdoc cref="IVmGrain.GetEvents"/>
-    public Task<IReadOnlyList<SessionEvent>> GetEventsAsync(string sessionId) => _grain.GetEvents(sessionId);
+    public Task<IReadOnlyList<SessionEvent>> GetEventsAsync(string sessionId) => Decoded(_grain.GetEvents(sessionId));
 
     /// <inheritdoc cref="IVmGrain.GetSequencedEvents"/>
-    public Task<IReadOnlyList<SessionEvent>> GetSequencedEventsAsync(string sessionId, long since, int limit = 10_000) => _grain.GetSequencedEvents(sessionId, since, limit);
+    public Task<IReadOnlyList<SessionEvent>> GetSequencedEventsAsync(string sessionId, long since, int limit = 10_000) => Decoded(_grain.GetSequencedEvents(sessionId, since, limit));
+
+    /// <summary>History arrives encoded (<see cref="SessionEventBatch"/>): it is decoded here, before the caller gets it.</summary>
+    private static async Task<IReadOnlyList<SessionEvent>> Decoded(Task<IReadOnlyList<SessionEvent>> read)
+    {
+        var events = await read.ConfigureAwait(false);
+        if (events is SessionEventBatch batch)
+        {
+            _ = batch.Events;
+        }
+
+        return events;
+    }
 
     /// <inheritdoc cref="IVmGrain.ListPersistedSessions"/>
     public Task<IReadOnlyList<PersistedSession>> ListPersistedSessionsAsync() => _grain.ListPersistedSessions();
