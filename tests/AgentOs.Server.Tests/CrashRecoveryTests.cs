@@ -22,7 +22,10 @@ public sealed class CrashRecoveryTests
             using var live = await EventCollector.SubscribeAsync(vm);
             var session = await vm.CreateSessionAsync("mine");
             (sessionId, agentPid) = (session.SessionId, session.ProcessId);
-            var streaming = vm.SendPromptAsync(sessionId, "chunks 200000");
+            // The agent streams until a gate file that is never created: the turn is certainly still
+            // running when the server is killed. (A fixed count raced the subscriber: under load the
+            // server committed all of chunks 200000 before the subscriber had seen 5,000.)
+            var streaming = vm.SendPromptAsync(sessionId, "chunks-until gate");
 
             await live.WaitForSeqAsync(sessionId, 5000);
             await server.KillAsync(); // SIGKILL, mid-stream
