@@ -84,7 +84,8 @@ internal sealed class AgentProcess : IAsyncDisposable
         CommandTask<CommandResult> task;
         try
         {
-            task = command.ExecuteAsync(process._forceful.Token, process._graceful.Token);
+            // From the spawn thread, never a pool thread: see SpawnThread (bwrap's --die-with-parent).
+            task = await SpawnThread.RunAsync(() => command.ExecuteAsync(process._forceful.Token, process._graceful.Token)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or DirectoryNotFoundException)
         {
