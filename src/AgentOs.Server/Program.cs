@@ -39,6 +39,9 @@ catch (InvalidOperationException ex)
     return 1;
 }
 
+// Kestrel and the silo start side by side (startup is mostly single-threaded JIT and type loading;
+// the second core was idle). /healthz says 503 until the silo is active.
+builder.Services.Configure<HostOptions>(o => o.ServicesStartConcurrently = true);
 builder.Services.AddSingleton<ServerReadiness>();
 builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ServerReadiness>());
 builder.UseOrleans(silo =>
