@@ -12,6 +12,10 @@ internal static class Paths
     public static string BuildConfiguration => typeof(Paths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
         .FirstOrDefault(a => a.Key == "BuildConfiguration")?.Value ?? "?";
 
+    /// <summary>How the server the bench runs was built: "published ReadyToRun (rid)" in Release, "plain build" otherwise.</summary>
+    public static string ServerBuild => typeof(Paths).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+        .FirstOrDefault(a => a.Key == "ServerBuild")?.Value ?? "?";
+
     public static string Dotnet => BuiltArtifacts.Dotnet;
 
     /// <summary>The directory holding AgentOs.sln, found by walking up from the working directory, then from the bench binary.</summary>

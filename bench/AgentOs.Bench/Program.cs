@@ -114,7 +114,7 @@ if (failedChecks.Count > 0 || recorder.HasFailures)
 var report = new Report(
     date,
     machine,
-    new ReportSettings(runs, quick, true, agent.Display, agentLine is null, serverDll, Paths.BuildConfiguration),
+    new ReportSettings(runs, quick, true, agent.Display, agentLine is null, serverDll, Paths.BuildConfiguration, Paths.ServerBuild),
     metrics,
     checks,
     summary,

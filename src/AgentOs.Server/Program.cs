@@ -4,7 +4,13 @@ using Orleans.Configuration;
 
 // appsettings.json ships next to the binary, so the embedded defaults hold from any working
 // directory; ./data stays relative to where the server is started.
-var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+// appsettings*.json are read once: no file watchers to set up at start (settings apply at the next
+// start; --hostBuilder:reloadConfigOnChange=true or DOTNET_hostBuilder__reloadConfigOnChange=true restores reloading).
+var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+{
+    Args = Environment.GetEnvironmentVariable("DOTNET_hostBuilder__reloadConfigOnChange") is null ? ["--hostBuilder:reloadConfigOnChange=false", .. args] : args,
+    ContentRootPath = AppContext.BaseDirectory,
+});
 
 // http://localhost:6420 unless the standard ASP.NET Core settings (--urls, ASPNETCORE_URLS,
 // ASPNETCORE_HTTP_PORTS, Kestrel:Endpoints) say otherwise.
@@ -33,6 +39,9 @@ catch (InvalidOperationException ex)
     return 1;
 }
 
+// Kestrel and the silo start side by side (startup is mostly single-threaded JIT and type loading;
+// the second core was idle). /healthz says 503 until the silo is active.
+builder.Services.Configure<HostOptions>(o => o.ServicesStartConcurrently = true);
 builder.Services.AddSingleton<ServerReadiness>();
 builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ServerReadiness>());
 builder.UseOrleans(silo =>

@@ -1,5 +1,6 @@
 using AgentOs.Sandbox;
 using AgentOs.Software;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -8,15 +9,20 @@ namespace AgentOs.Hosting;
 
 /// <summary>
 /// At start: chooses the sandbox (so a missing bubblewrap is said at once, not at the first session)
-/// and installs the <see cref="AgentOsOptions.Preinstall"/> packages in the background.
+/// and installs the <see cref="AgentOsOptions.Preinstall"/> packages in the background. The sandbox
+/// probe (a throw-away bwrap process) runs while the silo starts; the start completes, or fails,
+/// only once it is chosen.
 /// </summary>
-internal sealed partial class AgentOsStartup(AgentSandbox sandbox, SoftwareInstaller installer, IOptions<AgentOsOptions> options, ILogger<AgentOsStartup> logger) : IHostedService
+internal sealed partial class AgentOsStartup(IServiceProvider services, SoftwareInstaller installer, IOptions<AgentOsOptions> options, ILogger<AgentOsStartup> logger) : IHostedLifecycleService
 {
     private Task _preinstall = Task.CompletedTask;
+    private Task _sandbox = Task.CompletedTask;
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _ = sandbox.Name;
+        _sandbox = Task.Run(() => _ = services.GetRequiredService<AgentSandbox>().Name, CancellationToken.None);
         var packages = options.Value.Preinstall.Select(name => BuiltInSoftware.Find(name) ?? throw new InvalidOperationException(
             $"AgentOs:Preinstall names '{name}', which is not a software package (known: {string.Join(", ", BuiltInSoftware.All.Select(p => p.Name))}).")).ToList();
         _preinstall = Task.Run(async () =>
@@ -36,7 +42,13 @@ internal sealed partial class AgentOsStartup(AgentSandbox sandbox, SoftwareInsta
         return Task.CompletedTask;
     }
 
+    public Task StartedAsync(CancellationToken cancellationToken) => _sandbox;
+
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     private static partial class Log
     {

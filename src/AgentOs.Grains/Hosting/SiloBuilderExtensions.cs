@@ -10,6 +10,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace AgentOs.Hosting;
 
@@ -46,6 +47,14 @@ public static class SiloBuilderExtensions
 
         // Session options (Env may hold API keys) are stored encrypted; keys live under <data>/keys.
         silo.Services.AddDataProtection().SetApplicationName("AgentOs");
+        // Data Protection's hosted service loads (or creates) the key ring at start, pulling XML
+        // and OpenSSL into every start and every idle server; without it the first session loads it.
+        var eagerKeyRing = silo.Services.FirstOrDefault(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType?.Name == "DataProtectionHostedService");
+        if (eagerKeyRing is not null)
+        {
+            silo.Services.Remove(eagerKeyRing);
+        }
+
         silo.Services.AddOptions<KeyManagementOptions>().Configure<IOptions<AgentOsOptions>, ILoggerFactory>((keys, agentOs, loggers) =>
             keys.XmlRepository = new FileSystemXmlRepository(new DirectoryInfo(Path.Combine(agentOs.Value.DataDirectoryFullPath, "keys")), loggers));
 

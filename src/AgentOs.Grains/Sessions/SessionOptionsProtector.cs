@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AgentOs.Sessions;
 
@@ -11,12 +12,15 @@ namespace AgentOs.Sessions;
 /// the VM database only encrypted with ASP.NET Core Data Protection. The keys
 /// live under <c>&lt;data&gt;/keys</c>: the database file alone reveals nothing.
 /// </summary>
-internal sealed class SessionOptionsProtector(IDataProtectionProvider provider)
+internal sealed class SessionOptionsProtector(IServiceProvider services)
 {
-    private readonly IDataProtector _protector = provider.CreateProtector("AgentOs.SessionOptions.v1");
+    // Resolved on first use: a VM that only lists or reads sessions never loads Data Protection.
+    private readonly Lazy<IDataProtector> _protector = new(() => services.GetRequiredService<IDataProtectionProvider>().CreateProtector("AgentOs.SessionOptions.v1"));
+
+    private IDataProtector Protector => _protector.Value;
 
     public string Protect(CreateSessionOptions options) =>
-        _protector.Protect(JsonSerializer.Serialize(options, SessionOptionsJsonContext.Default.CreateSessionOptions));
+        Protector.Protect(JsonSerializer.Serialize(options, SessionOptionsJsonContext.Default.CreateSessionOptions));
 
     /// <summary>The stored options, or a typed error when they cannot be decrypted (keys lost or replaced).</summary>
     public CreateSessionOptions Unprotect(string sessionId, string protectedOptions)
@@ -28,7 +32,7 @@ internal sealed class SessionOptionsProtector(IDataProtectionProvider provider)
 
         try
         {
-            return JsonSerializer.Deserialize(_protector.Unprotect(protectedOptions), SessionOptionsJsonContext.Default.CreateSessionOptions)
+            return JsonSerializer.Deserialize(Protector.Unprotect(protectedOptions), SessionOptionsJsonContext.Default.CreateSessionOptions)
                 ?? new CreateSessionOptions();
         }
         catch (CryptographicException)
