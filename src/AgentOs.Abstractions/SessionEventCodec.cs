@@ -263,48 +263,33 @@ internal static class SessionEventCodec
         /// <summary>Appends one event; <paramref name="paramsUtf8"/> is the params JSON as UTF-8.</summary>
         public void Add(string sessionId, long seq, long createdAtMs, string method, ReadOnlySpan<byte> paramsUtf8)
         {
-            SealIfFull(paramsUtf8.Length + Encoding.UTF8.GetMaxByteCount(sessionId.Length) + Encoding.UTF8.GetMaxByteCount(method.Length));
-            // Reference equality is the common case (one string per session and per method); equal text is too.
-            var sameSession = _lastSession is not null && (ReferenceEquals(sessionId, _lastSession) || sessionId == _lastSession);
+            var methodMax = Encoding.UTF8.GetMaxByteCount(method.Length);
+            SealIfFull(paramsUtf8.Length + Encoding.UTF8.GetMaxByteCount(sessionId.Length) + methodMax);
+            // Reference equality is the common case (one string per method); equal text is too.
             var sameMethod = _lastMethod is not null && (ReferenceEquals(method, _lastMethod) || method == _lastMethod);
-            var flags = (byte)((sameSession ? SameSession : 0) | (sameMethod ? SameMethod : 0));
-            var most = 1 + 8 + 8 + 4 + paramsUtf8.Length
-                + (sameSession ? 0 : 4 + Encoding.UTF8.GetMaxByteCount(sessionId.Length))
-                + (sameMethod ? 0 : 4 + Encoding.UTF8.GetMaxByteCount(method.Length));
-            Ensure(most);
-            var span = _buffer.AsSpan(_length);
-            var at = 0;
-            span[at++] = flags;
-            if (!sameSession)
-            {
-                at += WriteString(span[at..], sessionId);
-                _lastSession = sessionId;
-            }
-
-            BinaryPrimitives.WriteInt64LittleEndian(span[at..], seq);
-            BinaryPrimitives.WriteInt64LittleEndian(span[(at + 8)..], createdAtMs);
-            at += 16;
-            if (!sameMethod)
-            {
-                _lastMethodAt = _length + at + 4;
-                _lastMethodLength = WriteString(span[at..], method) - 4;
-                at += 4 + _lastMethodLength;
-                _lastMethod = method;
-            }
-
-            BinaryPrimitives.WriteInt32LittleEndian(span[at..], paramsUtf8.Length);
-            paramsUtf8.CopyTo(span[(at + 4)..]);
-            at += 4 + paramsUtf8.Length;
-            _length += at;
-            _count++;
+            Span<byte> methodUtf8 = sameMethod ? default : methodMax <= 256 ? stackalloc byte[256] : new byte[methodMax];
+            var methodLength = sameMethod ? 0 : Encoding.UTF8.GetBytes(method, methodUtf8);
+            Write(sessionId, seq, createdAtMs, sameMethod, methodUtf8[..methodLength], paramsUtf8);
+            _lastMethod = method;
         }
 
         /// <summary>Appends one event whose method is UTF-8 bytes (as read from the store).</summary>
         public void Add(string sessionId, long seq, long createdAtMs, ReadOnlySpan<byte> methodUtf8, ReadOnlySpan<byte> paramsUtf8)
         {
             SealIfFull(paramsUtf8.Length + Encoding.UTF8.GetMaxByteCount(sessionId.Length) + methodUtf8.Length);
-            var sameSession = _lastSession is not null && (ReferenceEquals(sessionId, _lastSession) || sessionId == _lastSession);
             var sameMethod = _lastMethodLength >= 0 && methodUtf8.SequenceEqual(_buffer.AsSpan(_lastMethodAt, _lastMethodLength));
+            Write(sessionId, seq, createdAtMs, sameMethod, methodUtf8, paramsUtf8);
+            if (!sameMethod)
+            {
+                _lastMethod = null; // known as bytes only
+            }
+        }
+
+        /// <summary>One event: flags, session id unless it repeats, seq, time, method unless it repeats, params.</summary>
+        private void Write(string sessionId, long seq, long createdAtMs, bool sameMethod, ReadOnlySpan<byte> methodUtf8, ReadOnlySpan<byte> paramsUtf8)
+        {
+            // Reference equality is the common case (one string per session); equal text is too.
+            var sameSession = _lastSession is not null && (ReferenceEquals(sessionId, _lastSession) || sessionId == _lastSession);
             var flags = (byte)((sameSession ? SameSession : 0) | (sameMethod ? SameMethod : 0));
             Ensure(1 + 8 + 8 + 4 + paramsUtf8.Length
                 + (sameSession ? 0 : 4 + Encoding.UTF8.GetMaxByteCount(sessionId.Length))
@@ -327,7 +312,6 @@ internal static class SessionEventCodec
                 methodUtf8.CopyTo(span[(at + 4)..]);
                 _lastMethodAt = _length + at + 4;
                 _lastMethodLength = methodUtf8.Length;
-                _lastMethod = null;
                 at += 4 + methodUtf8.Length;
             }
 
@@ -338,7 +322,6 @@ internal static class SessionEventCodec
             _count++;
         }
 
-        /// <summary>Starts a new chunk when the next event (at most <paramref name="variableBytes"/> plus the fixed fields) would overflow this one.</summary>
         private void SealIfFull(int variableBytes)
         {
             if (_count > 0 && (long)_length + 1 + 8 + 8 + 12 + variableBytes > _chunkSize)
