@@ -1,5 +1,6 @@
 using System.Text;
 using AgentOs.Agents;
+using AgentOs.Sandbox;
 using AgentOs.Server.Tests.Infrastructure;
 
 namespace AgentOs.Server.Tests;
@@ -16,7 +17,7 @@ public sealed class AgentProcessTests
     [Fact]
     public async Task AnAgentUnderDieWithParent_OutlivesTheThreadThatStartedIt()
     {
-        var bwrap = FindOnPath("bwrap");
+        var bwrap = SandboxSelector.FindOnPath("bwrap");
         bwrap.Should().NotBeNull("the sandbox tests need bubblewrap (.ci/run installs it)");
         var launch = new AgentLaunch(bwrap!, ["--die-with-parent", "--dev-bind", "/", "/", "cat"],
             new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin" }, Path.GetTempPath());
@@ -42,13 +43,7 @@ public sealed class AgentProcessTests
         await using var agent = started!;
 
         // The kernel sends the parent-death signal when the OS thread is gone; wait for exactly that.
-        using (var timeout = new CancellationTokenSource(TestTimeouts.Default))
-        {
-            while (Directory.Exists(starterTask))
-            {
-                await Task.Delay(10, timeout.Token);
-            }
-        }
+        await Poll.UntilAsync(() => !Directory.Exists(starterTask), "the starting thread has exited");
 
         await agent.StandardInput.WriteAsync("still alive\n"u8.ToArray());
         await agent.StandardInput.FlushAsync();
@@ -57,9 +52,4 @@ public sealed class AgentProcessTests
         Encoding.UTF8.GetString(buffer, 0, read).Should().Be("still alive\n", "the agent outlives the thread that started it");
         agent.HasExited.Should().BeFalse();
     }
-
-    private static string? FindOnPath(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(dir => Path.Combine(dir, name))
-            .FirstOrDefault(File.Exists);
 }

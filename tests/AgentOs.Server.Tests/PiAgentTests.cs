@@ -102,7 +102,7 @@ public sealed class PiAgentTests(PiFixture fixture)
 
         var cancelled = await prompt.WaitAsync(TestTimeouts.Default);
         cancelled.StopReason.Should().Be("cancelled");
-        await WaitForAsync(() => fixture.Llm.Events().Any(e => e.Event == "client_closed" && e.Rule == "slow"), "pi closes the LLM stream on cancel");
+        await Poll.UntilAsync(() => fixture.Llm.Events().Any(e => e.Event == "client_closed" && e.Rule == "slow"), "pi closes the LLM stream on cancel");
         (await vm.SendPromptAsync(pi.SessionId, "Say hello again")).Text.Should().Contain("Hello from the fake LLM.");
     }
 
@@ -146,15 +146,5 @@ public sealed class PiAgentTests(PiFixture fixture)
 
         failure.Which.Code.Should().Be(AgentOsErrorCode.MissingCredentials);
         failure.Which.Message.Should().Contain("OPENAI_API_KEY").And.Contain("/home/agentos/.pi/agent/models.json");
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, string because)
-    {
-        using var timeout = new CancellationTokenSource(TestTimeouts.Default);
-        while (!condition())
-        {
-            timeout.IsCancellationRequested.Should().BeFalse(because);
-            await Task.Delay(20);
-        }
     }
 }
