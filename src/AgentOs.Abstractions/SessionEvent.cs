@@ -60,8 +60,6 @@ public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>
     /// <inheritdoc />
     public SessionEvent this[int index] => Events[index];
 
-    internal byte[][] Chunks => _chunks;
-
     /// <inheritdoc />
     public IEnumerator<SessionEvent> GetEnumerator() => ((IEnumerable<SessionEvent>)Events).GetEnumerator();
 

@@ -35,7 +35,7 @@ public sealed partial class AcpConnection
         var bytes = line.IsSingleSegment ? line.First : CopyToScratch(line);
         if (TryReadNotificationEnvelope(bytes.Span, out var notificationMethod, out var paramsStart, out var paramsLength))
         {
-            await DeliverNotificationAsync(notificationMethod, bytes.Slice(paramsStart, paramsLength)).ConfigureAwait(false);
+            await DeliverNotificationAsync(notificationMethod, new AcpIncomingMessage(notificationMethod, bytes.Slice(paramsStart, paramsLength))).ConfigureAwait(false);
             return;
         }
 
@@ -86,9 +86,6 @@ public sealed partial class AcpConnection
             }
         }
     }
-
-    private ValueTask DeliverNotificationAsync(string method, ReadOnlyMemory<byte> paramsUtf8) =>
-        DeliverNotificationAsync(method, new AcpIncomingMessage(method, paramsUtf8));
 
     private async ValueTask DeliverNotificationAsync(string method, AcpIncomingMessage notification)
     {

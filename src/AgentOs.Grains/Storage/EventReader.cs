@@ -28,9 +28,7 @@ internal sealed class EventReader : IDisposable
             SqliteException.ThrowExceptionForRC(rc, db);
             SqliteException.ThrowExceptionForRC(raw.sqlite3_busy_timeout(db, 5000), db);
             SqliteException.ThrowExceptionForRC(raw.sqlite3_exec(db, "PRAGMA mmap_size = 268435456"), db);
-            rc = raw.sqlite3_prepare_v2(db, "SELECT seq, created_at, method, params FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?", out var select);
-            SqliteException.ThrowExceptionForRC(rc, db);
-            return new EventReader(db, select);
+            return new EventReader(db, VmStore.Prepare(db, "SELECT seq, created_at, method, params FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?"));
         }
         catch
         {
@@ -67,13 +65,7 @@ internal sealed class EventReader : IDisposable
         }
     }
 
-    private void Check(int rc)
-    {
-        if (rc != raw.SQLITE_OK)
-        {
-            SqliteException.ThrowExceptionForRC(rc, _db);
-        }
-    }
+    private void Check(int rc) => SqliteException.ThrowExceptionForRC(rc, _db);
 
     public void Dispose()
     {

@@ -59,8 +59,8 @@ internal sealed class VmStore : IDisposable
         _writer.Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;");
         Migrate();
 
-        _insertMany = Prepare(_writer, InsertSql(RowsPerInsert));
-        _insertOne = Prepare(_writer, InsertSql(1));
+        _insertMany = Prepare(_writer.Handle!, InsertSql(RowsPerInsert));
+        _insertOne = Prepare(_writer.Handle!, InsertSql(1));
 
         _readConnectionString = new SqliteConnectionStringBuilder { DataSource = databasePath, Mode = SqliteOpenMode.ReadOnly, Pooling = true }.ToString();
     }
@@ -90,10 +90,10 @@ internal sealed class VmStore : IDisposable
     private static string InsertSql(int rows) =>
         "INSERT INTO events (session_id, seq, created_at, method, params) VALUES " + string.Join(", ", Enumerable.Repeat("(?, ?, ?, ?, ?)", rows));
 
-    private static sqlite3_stmt Prepare(SqliteConnection connection, string sql)
+    /// <summary>A statement prepared through the raw API (raw handles are checked with <see cref="SqliteException.ThrowExceptionForRC"/>, which passes OK, ROW and DONE).</summary>
+    internal static sqlite3_stmt Prepare(sqlite3 db, string sql)
     {
-        var rc = raw.sqlite3_prepare_v2(connection.Handle, sql, out var statement);
-        SqliteException.ThrowExceptionForRC(rc, connection.Handle);
+        SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(db, sql, out var statement), db);
         return statement;
     }
 
@@ -150,19 +150,10 @@ internal sealed class VmStore : IDisposable
     {
         var rc = raw.sqlite3_step(statement);
         raw.sqlite3_reset(statement);
-        if (rc != raw.SQLITE_DONE)
-        {
-            SqliteException.ThrowExceptionForRC(rc, _writer.Handle);
-        }
+        Check(rc);
     }
 
-    private void Check(int rc)
-    {
-        if (rc != raw.SQLITE_OK)
-        {
-            SqliteException.ThrowExceptionForRC(rc, _writer.Handle);
-        }
-    }
+    private void Check(int rc) => SqliteException.ThrowExceptionForRC(rc, _writer.Handle);
 
     public long GetLastSeq(string sessionId)
     {
