@@ -127,17 +127,13 @@ public interface IVmGrain : IGrainWithStringKey
     [Alias("Sleep"), ResponseTimeout("00:01:00")]
     Task Sleep();
 
-    /// <summary>Every persisted event of a session, in seq order.</summary>
-    [Alias("GetEvents")]
-    Task<IReadOnlyList<SessionEvent>> GetEvents(string sessionId);
-
-    /// <summary>Persisted events with seq &gt; <paramref name="since"/>, at most <paramref name="limit"/> of them.</summary>
+    /// <summary>
+    /// Persisted events with seq &gt; <paramref name="since"/>, at most <paramref name="limit"/> of them, in seq
+    /// order: the one history read (the whole transcript is <c>since</c> 0 with no limit). Works while the VM
+    /// sleeps; never starts an agent.
+    /// </summary>
     [Alias("GetSequencedEvents")]
     Task<IReadOnlyList<SessionEvent>> GetSequencedEvents(string sessionId, long since, int limit = 10_000);
-
-    /// <summary>The persisted transcript of a session (works while the VM sleeps; never starts an agent).</summary>
-    [Alias("GetSessionEvents")]
-    Task<IReadOnlyList<SessionEvent>> GetSessionEvents(string sessionId);
 
     /// <summary>Every session this VM has persisted, newest first.</summary>
     [Alias("ListPersistedSessions")]

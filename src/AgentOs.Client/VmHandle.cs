@@ -85,11 +85,11 @@ public sealed class VmHandle
     /// <inheritdoc cref="IVmGrain.Sleep"/>
     public Task SleepAsync() => _grain.Sleep();
 
-    /// <inheritdoc cref="IVmGrain.GetSessionEvents"/>
-    public Task<IReadOnlyList<SessionEvent>> GetSessionEventsAsync(string sessionId) => Decoded(_grain.GetSessionEvents(sessionId));
+    /// <summary>The persisted transcript of a session, seq 1..N (works while the VM sleeps; never starts an agent). Same as <see cref="GetEventsAsync"/>.</summary>
+    public Task<IReadOnlyList<SessionEvent>> GetSessionEventsAsync(string sessionId) => GetEventsAsync(sessionId);
 
-    /// <inheritdoc cref="IVmGrain.GetEvents"/>
-    public Task<IReadOnlyList<SessionEvent>> GetEventsAsync(string sessionId) => Decoded(_grain.GetEvents(sessionId));
+    /// <summary>Every persisted event of a session, in seq order.</summary>
+    public Task<IReadOnlyList<SessionEvent>> GetEventsAsync(string sessionId) => Decoded(_grain.GetSequencedEvents(sessionId, 0, int.MaxValue));
 
     /// <inheritdoc cref="IVmGrain.GetSequencedEvents"/>
     public Task<IReadOnlyList<SessionEvent>> GetSequencedEventsAsync(string sessionId, long since, int limit = 10_000) => Decoded(_grain.GetSequencedEvents(sessionId, since, limit));

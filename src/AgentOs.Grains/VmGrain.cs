@@ -7,7 +7,6 @@ using AgentOs.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
-using Orleans.Streams;
 
 namespace AgentOs;
 
@@ -51,9 +50,7 @@ internal sealed class VmGrain(
         Directory.CreateDirectory(_paths.HostHome);
         _store = new VmStore(_paths.Database);
         var recovered = _store.SuspendActiveSessions();
-        var stream = this.GetStreamProvider(AgentOsNames.StreamProvider)
-            .GetStream<SessionEventBatch>(StreamId.Create(AgentOsNames.SessionEventStream, Id));
-        _events = new EventPipeline(Id, _store, new StreamPublisher(stream), logger);
+        _events = new EventPipeline(Id, _store, new StreamPublisher(this.GetStreamProvider(AgentOsNames.StreamProvider), Id), logger);
         Log.VmActivated(logger, Id, _store.CountSessions(), recovered);
         return Task.CompletedTask;
     }
@@ -289,10 +286,6 @@ internal sealed class VmGrain(
         return Task.CompletedTask;
     }
 
-    public Task<IReadOnlyList<SessionEvent>> GetEvents(string sessionId) => GetSequencedEvents(sessionId, 0, int.MaxValue);
-
-    public Task<IReadOnlyList<SessionEvent>> GetSessionEvents(string sessionId) => GetSequencedEvents(sessionId, 0, int.MaxValue);
-
     public async Task<IReadOnlyList<SessionEvent>> GetSequencedEvents(string sessionId, long since, int limit = 10_000)
     {
         if (limit <= 0)
@@ -435,10 +428,5 @@ internal sealed class VmGrain(
         await session.StopAsync();
         _store.UpdateSession(session.SessionId, crashedBefore ? SessionStatus.Crashed : status);
         await session.DisposeAsync();
-    }
-
-    private sealed class StreamPublisher(IAsyncStream<SessionEventBatch> stream) : IEventPublisher
-    {
-        public Task PublishAsync(SessionEventBatch batch) => stream.OnNextAsync(batch);
     }
 }
