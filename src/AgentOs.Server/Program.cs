@@ -1,3 +1,4 @@
+using AgentOs;
 using AgentOs.Hosting;
 using AgentOs.Server;
 using Orleans.Configuration;
@@ -25,7 +26,7 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"])
 if (args is ["install", .. var packages])
 {
     using var loggers = LoggerFactory.Create(logging => logging.AddSimpleConsole(o => o.SingleLine = true));
-    return await SoftwareCommand.InstallAsync(builder.Configuration, packages.Where(p => !p.StartsWith('-')).ToList(), loggers);
+    return await InstallCommand.RunAsync(builder.Configuration, packages.Where(p => !p.StartsWith('-')).ToList(), loggers);
 }
 
 var orleans = builder.Configuration.GetSection("AgentOs:Orleans").Get<OrleansEndpointOptions>() ?? new OrleansEndpointOptions();
@@ -58,8 +59,7 @@ app.MapAgentOs();
 app.Lifetime.ApplicationStarted.Register(() =>
 {
     var agentOs = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentOsOptions>>().Value;
-    var agents = string.Join(", ", SoftwareCommand.BuiltInAgentTypes.Concat(agentOs.Agents.Where(a => !string.IsNullOrEmpty(a.Value.Command)).Select(a => a.Key))
-        .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal));
+    var agents = string.Join(", ", app.Services.GetAgentTypeNames());
     ServerLog.Ready(app.Logger, string.Join(", ", app.Urls), orleans.GatewayPort, agentOs.DataDirectoryFullPath, agents);
 });
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AgentOs.Layout;
 using AgentOs.Sandbox;
 using AgentOs.Software;
 
@@ -21,7 +22,7 @@ internal static class AgentLaunchPlanner
 {
     public const string InstructionsFileName = "instructions.md";
 
-    public static AgentLaunchPlan Plan(AgentSandbox sandbox, VmPaths paths, string sessionId, AgentTypeDefinition type, CreateSessionOptions options, string vmCwd, bool network)
+    public static AgentLaunchPlan Plan(AgentSandbox sandbox, VmPaths paths, string sessionId, AgentType type, CreateSessionOptions options, string vmCwd, bool network)
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal)
         {
@@ -77,7 +78,7 @@ internal static class AgentLaunchPlanner
         .Replace("{text}", text, StringComparison.Ordinal);
 
     /// <summary>A missing API key is a clear error before anything is spawned.</summary>
-    private static void CheckCredentials(AgentTypeDefinition type, Dictionary<string, string> env, VmPaths paths)
+    private static void CheckCredentials(AgentType type, Dictionary<string, string> env, VmPaths paths)
     {
         var needed = type.Credentials;
         if (!needed.IsRequired ||

@@ -1,11 +1,9 @@
 using System.Collections;
 using System.Diagnostics;
+using AgentOs.Sandbox;
 using CliWrap;
 
 namespace AgentOs.Agents;
-
-/// <summary>How to start one agent process.</summary>
-internal sealed record AgentLaunch(string Command, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string> Env, string WorkingDirectory);
 
 /// <summary>
 /// An agent process started through CliWrap with stdin/stdout handed to the ACP connection as raw

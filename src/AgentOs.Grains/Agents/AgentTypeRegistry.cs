@@ -1,27 +1,8 @@
 using System.Text.RegularExpressions;
-using AgentOs.Hosting;
 using AgentOs.Software;
 using Microsoft.Extensions.Options;
 
 namespace AgentOs.Agents;
-
-/// <summary>An agent type resolved to what to launch: a built-in software package (installed) or a custom command.</summary>
-internal sealed record AgentTypeDefinition(string Name, string Command, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string> Env)
-{
-    /// <summary>Host paths the sandboxed agent reads (its software, its command's folder).</summary>
-    public IReadOnlyList<string> ReadOnlyPaths { get; init; } = [];
-
-    public IReadOnlyList<string> InstructionsArgs { get; init; } = [];
-
-    public IReadOnlyDictionary<string, string> InstructionsEnv { get; init; } = new Dictionary<string, string>();
-
-    public bool InstructionsInSessionMeta { get; init; }
-
-    public Credentials Credentials { get; init; } = Credentials.None;
-
-    /// <summary>True when the agent has a declared way to take instructions.</summary>
-    public bool TakesInstructions => InstructionsArgs.Count > 0 || InstructionsEnv.Count > 0 || InstructionsInSessionMeta;
-}
 
 /// <summary>
 /// The agent types this server knows: the built-in software packages (<see cref="BuiltInSoftware"/>)
@@ -54,7 +35,7 @@ internal sealed partial class AgentTypeRegistry(IOptionsMonitor<AgentOsOptions> 
     }
 
     /// <summary>Resolves <paramref name="agentType"/>, installing its software package on first use.</summary>
-    public async Task<AgentTypeDefinition> ResolveAsync(string? agentType, CancellationToken cancellationToken = default)
+    public async Task<AgentType> ResolveAsync(string? agentType, CancellationToken cancellationToken = default)
     {
         Validate(agentType);
         options.CurrentValue.Agents.TryGetValue(agentType!, out var declared);
@@ -65,23 +46,10 @@ internal sealed partial class AgentTypeRegistry(IOptionsMonitor<AgentOsOptions> 
 
         var package = BuiltInSoftware.Find(agentType!)!;
         var dir = await installer.EnsureInstalledAsync(package, cancellationToken).ConfigureAwait(false);
-        var env = package.Env.ToDictionary(e => e.Key, e => SoftwarePackage.Expand(e.Value, dir), StringComparer.Ordinal);
-        foreach (var (key, value) in declared?.Env ?? [])
-        {
-            env[key] = value;
-        }
-
-        return new AgentTypeDefinition(package.Name, SoftwarePackage.Expand(package.Command, dir), package.Args.Select(a => SoftwarePackage.Expand(a, dir)).ToList(), env)
-        {
-            ReadOnlyPaths = [dir],
-            InstructionsArgs = package.InstructionsArgs,
-            InstructionsEnv = package.InstructionsEnv,
-            InstructionsInSessionMeta = package.InstructionsInSessionMeta,
-            Credentials = package.Credentials,
-        };
+        return package.Agent.InstalledAt(dir, declared?.Env);
     }
 
-    private AgentTypeDefinition Custom(string name, AgentTypeOptions declared)
+    private AgentType Custom(string name, AgentTypeOptions declared)
     {
         var readOnly = new List<string>();
         foreach (var path in declared.ReadOnlyPaths)
@@ -114,7 +82,7 @@ internal sealed partial class AgentTypeRegistry(IOptionsMonitor<AgentOsOptions> 
             throw Misconfigured(name, $"it would expose '{exposed}', inside the server's data directory, to its agents");
         }
 
-        return new AgentTypeDefinition(name, declared.Command, declared.Args.ToList(), new Dictionary<string, string>(declared.Env, StringComparer.Ordinal))
+        return new AgentType(name, declared.Command, declared.Args.ToList(), new Dictionary<string, string>(declared.Env, StringComparer.Ordinal))
         {
             ReadOnlyPaths = readOnly.Distinct(StringComparer.Ordinal).ToList(),
             InstructionsArgs = declared.InstructionsArgs.ToList(),

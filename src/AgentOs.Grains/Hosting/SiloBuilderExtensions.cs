@@ -2,6 +2,7 @@ using AgentOs.Agents;
 using AgentOs.Sandbox;
 using AgentOs.Sessions;
 using AgentOs.Software;
+using AgentOs.Vm;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.AspNetCore.DataProtection.Repositories;

@@ -1,4 +1,4 @@
-using AgentOs.Agents;
+using AgentOs.Layout;
 
 namespace AgentOs.Sandbox;
 

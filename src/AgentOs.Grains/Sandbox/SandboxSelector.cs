@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using AgentOs.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace AgentOs.Sandbox;

@@ -4,7 +4,7 @@ using System.Text.Json;
 using AgentOs.Acp;
 using AgentOs.Agents;
 using AgentOs.Events;
-using AgentOs.Hosting;
+using AgentOs.Layout;
 using AgentOs.Sandbox;
 using Microsoft.Extensions.Logging;
 
@@ -48,7 +48,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     private JsonElement? _sessionMeta;
     private string _agentCwd = VmPaths.Home;
 
-    private AgentSession(SessionContext context, string sessionId, AgentTypeDefinition agentType)
+    private AgentSession(SessionContext context, string sessionId, AgentType agentType)
     {
         _context = context;
         SessionId = sessionId;
@@ -57,7 +57,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
 
     public string SessionId { get; }
 
-    public AgentTypeDefinition AgentType { get; }
+    public AgentType AgentType { get; }
 
     public string? AcpSessionId { get; private set; }
 
@@ -76,7 +76,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     /// advertises it, else <c>session/resume</c>, else a new session whose first prompt carries context
     /// drawn from the transcript.
     /// </summary>
-    public static async Task<AgentSession> StartAsync(SessionContext context, string sessionId, AgentTypeDefinition agentType, CreateSessionOptions options, string vmCwd, ResumePlan? resume, CancellationToken cancellationToken)
+    public static async Task<AgentSession> StartAsync(SessionContext context, string sessionId, AgentType agentType, CreateSessionOptions options, string vmCwd, ResumePlan? resume, CancellationToken cancellationToken)
     {
         var session = new AgentSession(context, sessionId, agentType);
         session.CreatePermissionBroker(options);

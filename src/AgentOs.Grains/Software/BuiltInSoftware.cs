@@ -13,20 +13,22 @@ internal static class BuiltInSoftware
     /// on every session (+1.5 s).
     /// </summary>
     public static readonly SoftwarePackage Pi = new(
-        Name: "pi",
         NpmPackages: ["pi-acp@0.0.24", "@mariozechner/pi-coding-agent@0.73.1"],
-        Command: "node",
-        Args: ["{dir}/node_modules/pi-acp/dist/index.js"],
-        Env: new Dictionary<string, string>(StringComparer.Ordinal)
+        Agent: new AgentType(
+            Name: "pi",
+            Command: "node",
+            Args: ["{dir}/node_modules/pi-acp/dist/index.js"],
+            Env: new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["PI_ACP_PI_COMMAND"] = "{dir}/agentos-pi",
+                ["PI_OFFLINE"] = "1", // no version checks or downloads at start
+            })
         {
-            ["PI_ACP_PI_COMMAND"] = "{dir}/agentos-pi",
-            ["PI_OFFLINE"] = "1", // no version checks or downloads at start
+            InstructionsEnv = new Dictionary<string, string>(StringComparer.Ordinal) { ["AGENTOS_INSTRUCTIONS_FILE"] = "{file}" },
+            Credentials = new Credentials(
+                ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY", "GROQ_API_KEY", "XAI_API_KEY", "MISTRAL_API_KEY", "CEREBRAS_API_KEY"],
+                [".pi/agent/models.json", ".pi/agent/auth.json"]),
         },
-        InstructionsArgs: [],
-        InstructionsEnv: new Dictionary<string, string>(StringComparer.Ordinal) { ["AGENTOS_INSTRUCTIONS_FILE"] = "{file}" },
-        Credentials: new Credentials(
-            ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY", "GROQ_API_KEY", "XAI_API_KEY", "MISTRAL_API_KEY", "CEREBRAS_API_KEY"],
-            [".pi/agent/models.json", ".pi/agent/auth.json"]),
         Files: new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["agentos-pi"] = """
@@ -42,46 +44,45 @@ internal static class BuiltInSoftware
 
     /// <summary>Claude Code through Zed's adapter; instructions go in session/new <c>_meta.systemPrompt.append</c>.</summary>
     public static readonly SoftwarePackage ClaudeCode = new(
-        Name: "claude-code",
         NpmPackages: ["@zed-industries/claude-code-acp@0.16.2"],
-        Command: "node",
-        Args: ["{dir}/node_modules/@zed-industries/claude-code-acp/dist/index.js"],
-        Env: new Dictionary<string, string>(StringComparer.Ordinal)
+        Agent: new AgentType(
+            Name: "claude-code",
+            Command: "node",
+            Args: ["{dir}/node_modules/@zed-industries/claude-code-acp/dist/index.js"],
+            Env: new Dictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["IS_SANDBOX"] = "1", // it refuses to skip permission prompts as root otherwise
+                ["DISABLE_AUTOUPDATER"] = "1",
+                ["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1",
+            })
         {
-            ["IS_SANDBOX"] = "1", // it refuses to skip permission prompts as root otherwise
-            ["DISABLE_AUTOUPDATER"] = "1",
-            ["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1",
-        },
-        InstructionsArgs: [],
-        InstructionsEnv: new Dictionary<string, string>(StringComparer.Ordinal),
-        Credentials: new Credentials(["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"], [".claude/.credentials.json"]))
-    {
-        InstructionsInSessionMeta = true,
-    };
+            InstructionsInSessionMeta = true,
+            Credentials = new Credentials(["ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"], [".claude/.credentials.json"]),
+        });
 
     /// <summary>Codex through Zed's adapter (a native binary); instructions as <c>-c developer_instructions=…</c>.</summary>
     public static readonly SoftwarePackage Codex = new(
-        Name: "codex",
         NpmPackages: ["@zed-industries/codex-acp@0.16.0"],
-        Command: "{dir}/node_modules/.bin/codex-acp",
-        Args: [],
-        Env: new Dictionary<string, string>(StringComparer.Ordinal),
-        InstructionsArgs: ["-c", "developer_instructions={json}"],
-        InstructionsEnv: new Dictionary<string, string>(StringComparer.Ordinal),
-        Credentials: new Credentials(["OPENAI_API_KEY", "CODEX_API_KEY"], [".codex/auth.json"]));
+        Agent: new AgentType(Name: "codex", Command: "{dir}/node_modules/.bin/codex-acp", Args: [], Env: new Dictionary<string, string>(StringComparer.Ordinal))
+        {
+            InstructionsArgs = ["-c", "developer_instructions={json}"],
+            Credentials = new Credentials(["OPENAI_API_KEY", "CODEX_API_KEY"], [".codex/auth.json"]),
+        });
 
     /// <summary>OpenCode's own <c>acp</c> command; instructions as a file named in its inline config.</summary>
     public static readonly SoftwarePackage OpenCode = new(
-        Name: "opencode",
         NpmPackages: ["opencode-ai@1.18.33"],
-        Command: "{dir}/node_modules/.bin/opencode",
-        Args: ["acp"],
-        Env: new Dictionary<string, string>(StringComparer.Ordinal) { ["OPENCODE_DISABLE_AUTOUPDATE"] = "1" },
-        InstructionsArgs: [],
-        InstructionsEnv: new Dictionary<string, string>(StringComparer.Ordinal) { ["OPENCODE_CONFIG_CONTENT"] = """{"instructions":[{filejson}]}""" },
-        Credentials: new Credentials(
-            ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY", "XAI_API_KEY"],
-            [".config/opencode/opencode.json", ".local/share/opencode/auth.json"]));
+        Agent: new AgentType(
+            Name: "opencode",
+            Command: "{dir}/node_modules/.bin/opencode",
+            Args: ["acp"],
+            Env: new Dictionary<string, string>(StringComparer.Ordinal) { ["OPENCODE_DISABLE_AUTOUPDATE"] = "1" })
+        {
+            InstructionsEnv = new Dictionary<string, string>(StringComparer.Ordinal) { ["OPENCODE_CONFIG_CONTENT"] = """{"instructions":[{filejson}]}""" },
+            Credentials = new Credentials(
+                ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY", "XAI_API_KEY"],
+                [".config/opencode/opencode.json", ".local/share/opencode/auth.json"]),
+        });
 
     public static IReadOnlyList<SoftwarePackage> All { get; } = [Pi, ClaudeCode, Codex, OpenCode];
 

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using AgentOs.Hosting;
 using CliWrap;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -85,7 +84,7 @@ internal sealed partial class SoftwareInstaller(IOptions<AgentOsOptions> options
             foreach (var (relative, content) in package.Files ?? new Dictionary<string, string>())
             {
                 var path = Path.Combine(temporary, relative);
-                await File.WriteAllTextAsync(path, SoftwarePackage.Expand(content, dir)).ConfigureAwait(false);
+                await File.WriteAllTextAsync(path, AgentType.Expand(content, dir)).ConfigureAwait(false);
                 if (!OperatingSystem.IsWindows())
                 {
                     File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |

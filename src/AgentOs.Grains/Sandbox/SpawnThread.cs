@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace AgentOs.Agents;
+namespace AgentOs.Sandbox;
 
 /// <summary>
 /// Starts agent processes from one thread that lives as long as the server.

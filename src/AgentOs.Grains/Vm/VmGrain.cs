@@ -1,6 +1,7 @@
 using AgentOs.Agents;
 using AgentOs.Events;
 using AgentOs.Hosting;
+using AgentOs.Layout;
 using AgentOs.Sandbox;
 using AgentOs.Sessions;
 using AgentOs.Storage;
@@ -8,7 +9,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 
-namespace AgentOs;
+namespace AgentOs.Vm;
 
 /// <summary>
 /// One VM. Reentrant: a prompt turn awaits its agent for minutes while other calls (more sessions,
@@ -335,7 +336,7 @@ internal sealed class VmGrain(
         return await StartAsync(sessionId!, type, options, record.Cwd, plan, record.ConfigJson);
     }
 
-    private async Task<AgentSession> StartAsync(string sessionId, AgentTypeDefinition type, CreateSessionOptions options, string cwd, ResumePlan? resume, string? savedConfig)
+    private async Task<AgentSession> StartAsync(string sessionId, AgentType type, CreateSessionOptions options, string cwd, ResumePlan? resume, string? savedConfig)
     {
         var starting = StartAndReapplyConfigAsync(sessionId, type, options, cwd, resume, savedConfig);
         _starting[sessionId] = starting;
@@ -366,7 +367,7 @@ internal sealed class VmGrain(
     }
 
     /// <summary>Starts the agent; after a resume, sets the mode, model and thought level the session had before.</summary>
-    private async Task<AgentSession> StartAndReapplyConfigAsync(string sessionId, AgentTypeDefinition type, CreateSessionOptions options, string cwd, ResumePlan? resume, string? savedConfig)
+    private async Task<AgentSession> StartAndReapplyConfigAsync(string sessionId, AgentType type, CreateSessionOptions options, string cwd, ResumePlan? resume, string? savedConfig)
     {
         var session = await AgentSession.StartAsync(Context, sessionId, type, options, cwd, resume, CancellationToken.None);
         try

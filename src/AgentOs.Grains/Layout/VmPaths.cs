@@ -1,4 +1,4 @@
-namespace AgentOs.Agents;
+namespace AgentOs.Layout;
 
 /// <summary>
 /// Where a VM lives on the host (<c>&lt;data&gt;/vms/&lt;vmId&gt;/</c>: <c>vm.db</c>, <c>home/</c> and

@@ -1,4 +1,4 @@
-namespace AgentOs.Hosting;
+namespace AgentOs;
 
 /// <summary>Server options, bound from the <c>AgentOs</c> configuration section.</summary>
 public sealed class AgentOsOptions
