@@ -193,6 +193,9 @@ public enum SessionStatus
 
     /// <summary>The agent exited unexpectedly.</summary>
     Crashed = 3,
+
+    /// <summary>Its agent is being started: <c>CreateSession</c> or a resume is in progress.</summary>
+    Starting = 4,
 }
 
 /// <summary>A session as the VM's database records it.</summary>

@@ -69,7 +69,10 @@ public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>
 /// <summary>AgentOs' own transcript entries, for what ACP has no message for.</summary>
 public static class AgentOsEventMethods
 {
-    /// <summary>The user's prompt: <c>{ "prompt": [ContentBlock] }</c>.</summary>
+    /// <summary>
+    /// A turn starts with the user's prompt: <c>{ "sessionId", "prompt": [ContentBlock] }</c>, the ACP
+    /// <c>session/prompt</c> params as sent to the agent (<c>sessionId</c> is the agent's own ACP session id).
+    /// </summary>
     public const string Prompt = "_agentos/prompt";
 
     /// <summary>
@@ -94,13 +97,17 @@ public static class AgentOsEventMethods
     /// </summary>
     public const string AgentRestart = "_agentos/agent_restart";
 
-    /// <summary>The agent process started: <c>{ "agentType", "pid", "command" }</c>.</summary>
+    /// <summary>
+    /// The agent process started: <c>{ "agentType", "pid", "command", "sandbox", "cwd", "instructionsChars" }</c>.
+    /// <c>sandbox</c> is <c>bubblewrap</c> or <c>none</c>, <c>cwd</c> the working directory as the agent sees it,
+    /// <c>instructionsChars</c> the length of the instructions it was given (0: none).
+    /// </summary>
     public const string AgentStart = "_agentos/agent_start";
 
     /// <summary>The agent process exited: <c>{ "exitCode", "signal"?, "stderrTail", "expected" }</c>.</summary>
     public const string AgentExit = "_agentos/agent_exit";
 
-    /// <summary>The ACP session was set up: <c>{ "acpSessionId", "agentInfo", "capabilities" }</c>.</summary>
+    /// <summary>The ACP session of a new session was set up: <c>{ "acpSessionId", "restore": "new", "agentInfo" }</c>.</summary>
     public const string SessionStart = "_agentos/session_start";
 
     /// <summary>

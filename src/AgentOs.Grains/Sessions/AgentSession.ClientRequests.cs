@@ -82,30 +82,7 @@ internal sealed partial class AgentSession
             requestSeq = 0;
         }
 
-        Events.Append(SessionId, AgentOsEventMethods.ClientResponse, Json(w =>
-        {
-            w.WriteNumber("requestSeq", requestSeq);
-            w.WritePropertyName("requestId");
-            id.WriteTo(w);
-            w.WriteString("method", method);
-            if (reply.IsError)
-            {
-                w.WriteStartObject("error");
-                w.WriteNumber("code", reply.ErrorCode);
-                w.WriteString("message", reply.ErrorMessage);
-                w.WriteEndObject();
-            }
-            else
-            {
-                w.WritePropertyName("result");
-                w.WriteRawValue(reply.ResultJson!);
-            }
-
-            if (reason is not null)
-            {
-                w.WriteString("reason", reason);
-            }
-        }));
+        _recorder.ClientResponse(requestSeq, id, method, reply, reason);
         return reply;
     }
 

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using AgentOs.Acp;
 using AgentOs.Events;
 
 namespace AgentOs.Sessions;
@@ -10,7 +8,7 @@ namespace AgentOs.Sessions;
 /// apart from the agent process, so it outlives an agent that is restarted: prompts queued behind a turn
 /// whose agent had to be restarted then run on the restarted agent, in order. Thread-safe.
 /// </summary>
-internal sealed class TurnQueue(string sessionId, EventPipeline events, int maxQueued)
+internal sealed class TurnQueue(string sessionId, AgentOsEvents events, int maxQueued)
 {
     private readonly object _lock = new();
     private readonly Queue<TaskCompletionSource> _waiting = new();
@@ -40,12 +38,7 @@ internal sealed class TurnQueue(string sessionId, EventPipeline events, int maxQ
             _waiting.Enqueue(waiter);
             var position = _waiting.Count;
             // Appended under the lock, so queued events are in queue order.
-            events.Append(sessionId, AgentOsEventMethods.PromptQueued, AgentSession.Json(w =>
-            {
-                w.WriteNumber("position", position);
-                w.WritePropertyName("prompt");
-                JsonSerializer.Serialize(w, [new TextContentBlock { Text = text }], AcpJsonContext.Default.IReadOnlyListContentBlock);
-            }));
+            events.PromptQueued(position, text);
         }
 
         return waiter.Task;

@@ -173,13 +173,19 @@ internal sealed class VmStore : IDisposable
         }
     }
 
-    public void UpdateSession(string sessionId, SessionStatus status, string? acpSessionId = null)
+    /// <summary>
+    /// Sets a session's status to <paramref name="to"/> if it is one of <paramref name="from"/> (all sessions in
+    /// such a state when <paramref name="sessionId"/> is null), with its ACP session id and configuration when
+    /// given, in one statement. Returns the rows changed. Only <c>SessionLifecycle</c> calls this.
+    /// </summary>
+    public int SetStatus(string? sessionId, IReadOnlyCollection<SessionStatus> from, SessionStatus to, string? acpSessionId = null, string? configJson = null)
     {
+        var states = string.Join(", ", from.Select(f => (int)f));
         lock (_writeLock)
         {
-            _writer.Execute(
-                "UPDATE sessions SET status = $status, acp_session_id = COALESCE($acp, acp_session_id) WHERE session_id = $id",
-                new { id = sessionId, status = (int)status, acp = acpSessionId });
+            return _writer.Execute(
+                $"UPDATE sessions SET status = $to, acp_session_id = COALESCE($acp, acp_session_id), config_json = COALESCE($config, config_json) WHERE status IN ({states}) AND ($id IS NULL OR session_id = $id)",
+                new { id = sessionId, to = (int)to, acp = acpSessionId, config = configJson });
         }
     }
 
@@ -201,15 +207,6 @@ internal sealed class VmStore : IDisposable
             _writer.Execute("DELETE FROM events WHERE session_id = $id", new { id = sessionId }, tx);
             _writer.Execute("DELETE FROM sessions WHERE session_id = $id", new { id = sessionId }, tx);
             tx.Commit();
-        }
-    }
-
-    /// <summary>Marks sessions left active by a previous run (crash, kill) as suspended.</summary>
-    public int SuspendActiveSessions()
-    {
-        lock (_writeLock)
-        {
-            return _writer.Execute("UPDATE sessions SET status = $s WHERE status = $a", new { s = (int)SessionStatus.Suspended, a = (int)SessionStatus.Active });
         }
     }
 

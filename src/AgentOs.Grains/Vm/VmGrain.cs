@@ -37,6 +37,7 @@ internal sealed class VmGrain(
     private readonly AgentOsOptions _options = options.Value;
     private VmPaths _paths = null!;
     private VmStore _store = null!;
+    private SessionLifecycle _lifecycle = null!;
     private EventPipeline _events = null!;
     private int _runningPrompts;
     private bool _deactivating;
@@ -50,7 +51,8 @@ internal sealed class VmGrain(
         _paths = new VmPaths(_options.DataDirectory, Id, sandbox.MapsHome);
         Directory.CreateDirectory(_paths.HostHome);
         _store = new VmStore(_paths.Database);
-        var recovered = _store.SuspendActiveSessions();
+        _lifecycle = new SessionLifecycle(_store, Id);
+        var recovered = _lifecycle.RecoverAfterRestart();
         _events = new EventPipeline(Id, _store, new StreamPublisher(this.GetStreamProvider(AgentOsNames.StreamProvider), Id), logger);
         Log.VmActivated(logger, Id, _store.CountSessions(), recovered);
         return Task.CompletedTask;
@@ -61,7 +63,7 @@ internal sealed class VmGrain(
         Log.VmDeactivating(logger, Id, reason.Description, _sessions.Count);
         _deactivating = true;
         _events.BeginStopping();
-        await Task.WhenAll(_sessions.Values.Select(s => StopSessionAsync(s, SessionStatus.Suspended)));
+        await Task.WhenAll(_sessions.Values.Select(s => StopSessionAsync(s, StopCause.Sleep)));
         _sessions.Clear();
         await _events.DisposeAsync();
         _store.Dispose();
@@ -78,7 +80,7 @@ internal sealed class VmGrain(
         var type = await agentTypes.ResolveAsync(agentType); // installs the software package on first use
 
         var sessionId = Guid.CreateVersion7().ToString("N");
-        _store.InsertSession(new SessionRecord(sessionId, type.Name, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), SessionStatus.Active, cwd, null, protector.Protect(options)));
+        _lifecycle.Create(sessionId, type.Name, cwd, protector.Protect(options));
         var session = await StartAsync(sessionId, type, options, cwd, resume: null, savedConfig: null);
         return session.Info;
     }
@@ -139,7 +141,7 @@ internal sealed class VmGrain(
     {
         if (!_turns.TryGetValue(sessionId, out var turns))
         {
-            turns = new TurnQueue(sessionId, _events, _options.MaxQueuedPrompts);
+            turns = new TurnQueue(sessionId, new AgentOsEvents(_events, sessionId), _options.MaxQueuedPrompts);
             _turns[sessionId] = turns;
         }
 
@@ -177,8 +179,7 @@ internal sealed class VmGrain(
             if (_sessions.TryGetValue(sessionId, out current) && current == session)
             {
                 _sessions.Remove(sessionId);
-                SaveConfig(session);
-                _store.UpdateSession(sessionId, SessionStatus.Suspended);
+                _lifecycle.Stopped(sessionId, StopCause.Restart, crashed: false, session.CurrentConfigJson());
                 await session.DisposeAsync();
             }
 
@@ -242,37 +243,47 @@ internal sealed class VmGrain(
     {
         var session = LiveSession(sessionId);
         await session.SetConfigAsync(category, value);
-        SaveConfig(session);
+        _lifecycle.SaveConfig(sessionId, session.CurrentConfigJson());
     }
-
-    private void SaveConfig(AgentSession session) => _store.UpdateConfig(session.SessionId, session.CurrentConfigJson());
 
     public async Task CloseSession(string sessionId)
     {
         RequirePersisted(sessionId);
+        await StartedOrFailedAsync(sessionId);
         if (_sessions.Remove(sessionId, out var session))
         {
-            await StopSessionAsync(session, SessionStatus.Closed);
+            await StopSessionAsync(session, StopCause.Close);
         }
         else
         {
-            _store.UpdateSession(sessionId, SessionStatus.Closed);
+            _lifecycle.Close(sessionId);
         }
     }
 
     public async Task DestroySession(string sessionId)
     {
         RequirePersisted(sessionId);
+        await StartedOrFailedAsync(sessionId);
         if (_sessions.Remove(sessionId, out var session))
         {
-            await StopSessionAsync(session, SessionStatus.Closed);
+            await StopAgentAsync(session);
+            await session.DisposeAsync();
         }
 
         _turns.Remove(sessionId);
         // Everything the agent said is through the pipeline before its rows go.
         await _events.FlushAsync();
-        _store.DeleteSession(sessionId);
+        _lifecycle.Destroy(sessionId);
         await _events.ForgetSessionAsync(sessionId);
+    }
+
+    /// <summary>Waits out a start of the session in progress, if any (its outcome is the starter's to report).</summary>
+    private async Task StartedOrFailedAsync(string sessionId)
+    {
+        if (_starting.TryGetValue(sessionId, out var pending))
+        {
+            await ((Task)pending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        }
     }
 
     public Task Sleep()
@@ -333,6 +344,7 @@ internal sealed class VmGrain(
         var type = await agentTypes.ResolveAsync(record.AgentType);
         var options = protector.Unprotect(sessionId!, record.OptionsJson);
         var plan = new ResumePlan(record.AcpSessionId, () => _store.ReadEvents(sessionId!, 0, int.MaxValue));
+        _lifecycle.Resuming(sessionId!);
         return await StartAsync(sessionId!, type, options, record.Cwd, plan, record.ConfigJson);
     }
 
@@ -343,15 +355,14 @@ internal sealed class VmGrain(
         try
         {
             var session = await starting;
-            _store.UpdateSession(sessionId, SessionStatus.Active, session.AcpSessionId);
-            SaveConfig(session);
+            _lifecycle.Started(sessionId, session.AcpSessionId!, session.CurrentConfigJson());
             _sessions[sessionId] = session;
             return session;
         }
         catch (Exception ex)
         {
             Log.SessionStartFailed(logger, Id, sessionId, ex.Message);
-            _store.UpdateSession(sessionId, SessionStatus.Crashed);
+            _lifecycle.StartFailed(sessionId);
             if (ex is AgentOsException)
             {
                 throw;
@@ -417,17 +428,24 @@ internal sealed class VmGrain(
         }
 
         var exit = await session.Exited;
-        SaveConfig(session);
-        _store.UpdateSession(session.SessionId, exit.Expected ? SessionStatus.Closed : SessionStatus.Crashed);
+        _lifecycle.Stopped(session.SessionId, StopCause.Exited, crashed: !exit.Expected, session.CurrentConfigJson());
         await session.DisposeAsync();
     }
 
-    private async Task StopSessionAsync(AgentSession session, SessionStatus status)
+    /// <summary>Stops a live session's agent because of <paramref name="cause"/>; the lifecycle records what the session becomes.</summary>
+    private async Task StopSessionAsync(AgentSession session, StopCause cause)
     {
-        SaveConfig(session); // the agent may have changed its mode or options on its own since the last SetX
+        var crashed = await StopAgentAsync(session);
+        // Its configuration as it last was: the agent may have changed its mode or options on its own since the last SetX.
+        _lifecycle.Stopped(session.SessionId, cause, crashed, session.CurrentConfigJson());
+        await session.DisposeAsync();
+    }
+
+    /// <summary>Stops the agent; true when it had exited unexpectedly before it was asked to.</summary>
+    private static async Task<bool> StopAgentAsync(AgentSession session)
+    {
         var crashedBefore = session.Exited.IsCompleted && !(await session.Exited).Expected;
         await session.StopAsync();
-        _store.UpdateSession(session.SessionId, crashedBefore ? SessionStatus.Crashed : status);
-        await session.DisposeAsync();
+        return crashedBefore;
     }
 }

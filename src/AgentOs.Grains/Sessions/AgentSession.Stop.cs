@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using AgentOs.Acp;
+using AgentOs.Agents;
+using AgentOs.Events;
+using AgentOs.Layout;
+using AgentOs.Sandbox;
+using Microsoft.Extensions.Logging;
+
+namespace AgentOs.Sessions;
+
+/// <summary>Stopping the agent and recording its exit: graceful stop, restart, exit monitoring, disposal.</summary>
+internal sealed partial class AgentSession
+{
+    /// <summary>
+    /// Records that AgentOs restarts this agent (<c>_agentos/agent_restart</c>) and stops it. The caller then
+    /// restores the session on a new agent.
+    /// </summary>
+    public async Task StopForRestartAsync(string reason)
+    {
+        await _recorder.AgentRestartAsync(reason, _process.Pid);
+        Log.AgentRestarting(_context.Logger, _context.VmId, SessionId, _process.Pid, reason);
+        await StopAsync();
+    }
+
+    private async Task<AgentExit> WaitForExitAsync(TimeSpan timeout)
+    {
+        try
+        {
+            return await _exited.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            return new AgentExit(null, _process.StderrTail, Expected: false);
+        }
+    }
+
+    private async Task MonitorExitAsync()
+    {
+        var exitCode = await _process.Exited.ConfigureAwait(false);
+        // Drain whatever the agent wrote before exiting, so its last events precede the exit event.
+        await _connection.Completion.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await CancelPermissionsAsync(_stopping ? PermissionReasons.SessionStopped : PermissionReasons.AgentExited, final: true).ConfigureAwait(false);
+        var exit = new AgentExit(exitCode, _process.StderrTail, _stopping);
+        try
+        {
+            await _recorder.AgentExitAsync(exitCode, exit.StderrTail, exit.Expected).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The pipeline is gone (VM shutting down); the exit is still reported to callers.
+        }
+
+        Log.AgentExited(_context.Logger, _context.VmId, SessionId, exitCode, exit.Expected);
+        _exited.TrySetResult(exit);
+    }
+
+    /// <summary>Stops the agent gracefully (stdin closed, then SIGINT, then kill) and waits for its exit to be recorded.</summary>
+    public async Task<AgentExit> StopAsync()
+    {
+        _stopping = true;
+        if (_process is null || _connection is null)
+        {
+            return new AgentExit(null, "", Expected: true); // never started
+        }
+
+        if (!_exited.Task.IsCompleted)
+        {
+            // The agent gets its answers before its stdin closes.
+            await CancelPermissionsAsync(PermissionReasons.SessionStopped, final: true);
+            await _connection.CloseOutputAsync();
+            var (_, killed) = await _process.StopAsync(Options.AgentStopGracePeriod);
+            if (killed)
+            {
+                Log.AgentKilled(_context.Logger, _context.VmId, SessionId, _process.Pid);
+            }
+        }
+
+        return await WaitForExitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync();
+        }
+
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
+        }
+    }
+}

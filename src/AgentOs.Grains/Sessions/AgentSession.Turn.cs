@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using AgentOs.Acp;
+using AgentOs.Agents;
+using AgentOs.Events;
+using AgentOs.Layout;
+using AgentOs.Sandbox;
+using Microsoft.Extensions.Logging;
+
+namespace AgentOs.Sessions;
+
+/// <summary>The prompt turn: <c>session/prompt</c>, its reply text, cancel and the cancel grace period.</summary>
+internal sealed partial class AgentSession
+{
+    /// <summary>
+    /// Runs one <c>session/prompt</c> turn. The caller runs one turn at a time per session (the VM's
+    /// <see cref="TurnQueue"/>). After <see cref="CancelAsync"/>, an agent that has not answered within
+    /// <see cref="AgentOsOptions.CancelGracePeriod"/> has its turn ended for it: the result is
+    /// <c>cancelled</c>, the turn end is recorded with <c>forced</c>, and the agent's late answer is only
+    /// awaited through <see cref="TurnOutcome.Abandoned"/>, never recorded as a second turn end.
+    /// </summary>
+    public async Task<TurnOutcome> PromptAsync(string text)
+    {
+        ThrowIfExited();
+        // After a fallback restore, the first prompt carries the earlier conversation.
+        var context = Interlocked.Exchange(ref _pendingContext, null);
+        var prompt = new PromptRequest
+        {
+            SessionId = AcpSessionId!,
+            Prompt = context is null ? [new TextContentBlock { Text = text }] : [new TextContentBlock { Text = text }, new TextContentBlock { Text = context }],
+        };
+        _recorder.Prompt(prompt);
+        lock (_textLock)
+        {
+            _turnText = new StringBuilder();
+        }
+
+        // Set before the request is written: a cancel that follows this prompt on the wire starts the grace period.
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _turnCancelled, cancelled);
+        using var turnOver = new CancellationTokenSource();
+        try
+        {
+            var call = CallAgentAsync(AcpMethods.SessionPrompt, () => _connection.SendRequestAsync(
+                AcpMethods.SessionPrompt, prompt, AcpJsonContext.Default.PromptRequest, AcpJsonContext.Default.PromptResponse, Options.PromptTimeout));
+            if (await Task.WhenAny(call, GraceAfterCancelAsync(cancelled.Task, turnOver.Token)) != call)
+            {
+                return await EndIgnoredCancelAsync(call);
+            }
+
+            await turnOver.CancelAsync();
+            PromptResponse response;
+            try
+            {
+                response = await call;
+            }
+            catch (AgentOsException ex)
+            {
+                await _recorder.TurnFailedAsync(ex);
+                throw;
+            }
+
+            var stopReason = string.IsNullOrEmpty(response.StopReason) ? "end_turn" : response.StopReason;
+            var reply = TakeTurnText();
+            var lastSeq = await _recorder.TurnEndAsync(stopReason);
+            return new TurnOutcome(new PromptResult { StopReason = stopReason, Text = reply, LastSeq = lastSeq }, Abandoned: null);
+        }
+        finally
+        {
+            await turnOver.CancelAsync();
+            Interlocked.CompareExchange(ref _turnCancelled, null, cancelled);
+            TakeTurnText();
+        }
+    }
+
+    /// <summary>Completes <see cref="AgentOsOptions.CancelGracePeriod"/> after the turn is cancelled; cancelled when the turn ends first.</summary>
+    private async Task GraceAfterCancelAsync(Task cancelled, CancellationToken turnOver)
+    {
+        await cancelled.WaitAsync(turnOver);
+        await Task.Delay(Options.CancelGracePeriod, turnOver);
+    }
+
+    /// <summary>The agent ignored <c>session/cancel</c> past the grace period: the turn ends here, as cancelled.</summary>
+    private async Task<TurnOutcome> EndIgnoredCancelAsync(Task<PromptResponse> call)
+    {
+        var reply = TakeTurnText(); // what the agent still sends is recorded, but belongs to no turn
+        var lastSeq = await _recorder.TurnEndForcedAsync(Options.CancelGracePeriod);
+        Log.TurnEndedAfterIgnoredCancel(_context.Logger, _context.VmId, SessionId, _process.Pid, (long)Options.CancelGracePeriod.TotalMilliseconds);
+        // The late answer (or failure) is observed here and goes nowhere else.
+        var abandoned = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return new TurnOutcome(new PromptResult { StopReason = "cancelled", Text = reply, LastSeq = lastSeq }, abandoned);
+    }
+
+    private string TakeTurnText()
+    {
+        lock (_textLock)
+        {
+            var text = _turnText?.ToString() ?? "";
+            _turnText = null;
+            return text;
+        }
+    }
+
+    /// <summary>
+    /// Sends ACP <c>session/cancel</c> for the running turn, answers its waiting permission requests with
+    /// <c>cancelled</c> (as ACP asks of the client), and starts the turn's cancel grace period.
+    /// </summary>
+    public async Task CancelAsync()
+    {
+        ThrowIfExited();
+        await CallAgentAsync(AcpMethods.SessionCancel, async () =>
+        {
+            await _connection.SendNotificationAsync(AcpMethods.SessionCancel, new SessionIdParams { SessionId = AcpSessionId! }, AcpJsonContext.Default.SessionIdParams);
+            return true;
+        });
+        _permissions.CancelAll(PermissionReasons.TurnCancelled, final: false);
+        Volatile.Read(ref _turnCancelled)?.TrySetResult();
+    }
+}
