@@ -1,13 +1,3 @@
-using System.Diagnostics;
-using System.Text;
-using System.Text.Json;
-using AgentOs.Acp;
-using AgentOs.Agents;
-using AgentOs.Events;
-using AgentOs.Layout;
-using AgentOs.Sandbox;
-using Microsoft.Extensions.Logging;
-
 namespace AgentOs.Sessions;
 
 /// <summary>Stopping the agent and recording its exit: graceful stop, restart, exit monitoring, disposal.</summary>

@@ -1,12 +1,5 @@
-using System.Diagnostics;
 using System.Text;
-using System.Text.Json;
 using AgentOs.Acp;
-using AgentOs.Agents;
-using AgentOs.Events;
-using AgentOs.Layout;
-using AgentOs.Sandbox;
-using Microsoft.Extensions.Logging;
 
 namespace AgentOs.Sessions;
 
