@@ -54,11 +54,6 @@ internal sealed class EventPipeline : IAsyncDisposable
         _writer = Task.Run(WriteLoopAsync);
     }
 
-    /// <summary>Events committed so far (all sessions).</summary>
-    public long CommittedCount => Interlocked.Read(ref _committed);
-
-    private long _committed;
-
     /// <summary>Appends an event in call order. Never blocks; never fails while the pipeline runs.</summary>
     public void Append(string sessionId, string method, string paramsJson) => Append(sessionId, method, Encoding.UTF8.GetBytes(paramsJson));
 
@@ -160,7 +155,6 @@ internal sealed class EventPipeline : IAsyncDisposable
             var committed = rows.Count == 0 || Commit(rows);
             if (committed && rows.Count > 0)
             {
-                Interlocked.Add(ref _committed, rows.Count);
                 encoder.Reset();
                 foreach (var row in rows)
                 {

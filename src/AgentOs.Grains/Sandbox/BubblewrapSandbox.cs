@@ -25,8 +25,6 @@ internal sealed class BubblewrapSandbox(string bwrap, bool network, string ident
         "localtime", "timezone", "mime.types", "os-release", "debian_version", "gitconfig", "inputrc", "bash.bashrc", "profile",
     ];
 
-    public string Executable => bwrap;
-
     public override string Name => "bubblewrap";
 
     public override bool MapsHome => true;

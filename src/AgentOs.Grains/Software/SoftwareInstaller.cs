@@ -35,8 +35,6 @@ internal sealed partial class SoftwareInstaller(IOptions<AgentOsOptions> options
         return Path.Combine(SoftwareDirectory, $"{package.Name}-{hash}");
     }
 
-    public bool IsInstalled(SoftwarePackage package) => File.Exists(Path.Combine(InstallDirectory(package), Marker));
-
     /// <summary>Returns the install folder, installing first if needed. The install goes on if <paramref name="cancellationToken"/> fires.</summary>
     public Task<string> EnsureInstalledAsync(SoftwarePackage package, CancellationToken cancellationToken = default)
     {

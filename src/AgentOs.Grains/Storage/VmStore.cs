@@ -67,8 +67,6 @@ internal sealed class VmStore : IDisposable
 
     public string DatabasePath { get; }
 
-    public int SchemaVersion => _writer.ExecuteScalar<int>("PRAGMA user_version");
-
     private void Migrate()
     {
         var version = _writer.ExecuteScalar<int>("PRAGMA user_version");
