@@ -81,6 +81,29 @@ internal sealed record AgentCommand(string Command, IReadOnlyList<string> Args, 
             : new AgentCommand(words[0], words[1..], new Dictionary<string, string>(StringComparer.Ordinal));
     }
 
+    /// <summary>The agent type the benchmark's server runs this command as.</summary>
+    public const string ServerAgentType = "bench";
+
+    /// <summary>The server's configuration of this command as agent type <see cref="ServerAgentType"/>.</summary>
+    public Dictionary<string, string> AsServerEnvironment()
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [$"AgentOs__Agents__{ServerAgentType}__Command"] = Command,
+        };
+        for (var i = 0; i < Args.Count; i++)
+        {
+            environment[$"AgentOs__Agents__{ServerAgentType}__Args__{i}"] = Args[i];
+        }
+
+        foreach (var (key, value) in Env)
+        {
+            environment[$"AgentOs__Agents__{ServerAgentType}__Env__{key}"] = value;
+        }
+
+        return environment;
+    }
+
     public string Display => string.Join(' ', new[] { Command }.Concat(Args).Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"\"{a}\"" : a));
 }
 
