@@ -1,8 +1,6 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
 using System.Text;
-using System.Text.Json;
+using AgentOs.Acp;
 
 namespace AgentOs.Bench;
 
@@ -81,6 +79,29 @@ internal sealed record AgentCommand(string Command, IReadOnlyList<string> Args, 
             : new AgentCommand(words[0], words[1..], new Dictionary<string, string>(StringComparer.Ordinal));
     }
 
+    /// <summary>The agent type the benchmark's server runs this command as.</summary>
+    public const string ServerAgentType = "bench";
+
+    /// <summary>The server's configuration of this command as agent type <see cref="ServerAgentType"/>.</summary>
+    public Dictionary<string, string> AsServerEnvironment()
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            [$"AgentOs__Agents__{ServerAgentType}__Command"] = Command,
+        };
+        for (var i = 0; i < Args.Count; i++)
+        {
+            environment[$"AgentOs__Agents__{ServerAgentType}__Args__{i}"] = Args[i];
+        }
+
+        foreach (var (key, value) in Env)
+        {
+            environment[$"AgentOs__Agents__{ServerAgentType}__Env__{key}"] = value;
+        }
+
+        return environment;
+    }
+
     public string Display => string.Join(' ', new[] { Command }.Concat(Args).Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"\"{a}\"" : a));
 }
 
@@ -88,31 +109,26 @@ internal sealed record AgentCommand(string Command, IReadOnlyList<string> Args, 
 internal readonly record struct BarePrompt(string? StopReason, long Updates, double Milliseconds);
 
 /// <summary>
-/// The baseline: a minimal ACP client straight over the agent's stdio, no server. Newline-delimited
-/// JSON-RPC; responses are matched by id; <c>session/update</c> notifications are only counted;
-/// requests from the agent are refused (the benchmark prompts never cause any).
+/// The baseline: the agent spoken to straight over its stdio by <see cref="AcpConnection"/>, the
+/// ACP client the server uses, with no server around it. <c>session/update</c> notifications are
+/// only counted (through <see cref="SessionUpdateScan"/>, as the server reads them); requests from
+/// the agent are refused (the benchmark prompts never cause any).
 /// </summary>
 internal sealed class BareAgent : IAsyncDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
     private readonly Process _process;
-    private readonly Stream _stdin;
-    private readonly Stream _stdout;
-    private readonly SemaphoreSlim _writeGate = new(1, 1);
-    private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonElement>> _pending = new();
+    private readonly UpdateCounter _counter = new();
+    private readonly AcpConnection _connection;
     private readonly Queue<string> _stderrTail = new();
-    private readonly Task _readLoop;
-    private long _nextId = -1;
-    private long _updates;
-    private volatile TaskCompletionSource? _updateSignal;
 
     private BareAgent(Process process)
     {
         _process = process;
-        _stdin = process.StandardInput.BaseStream;
-        _stdout = process.StandardOutput.BaseStream;
-        _readLoop = Task.Run(ReadLoopAsync);
+        _connection = new AcpConnection(process.StandardOutput.BaseStream, process.StandardInput.BaseStream, _counter,
+            new AcpConnectionOptions { DefaultRequestTimeout = Timeout, Name = "bare" });
+        _connection.Start();
     }
 
     public string SessionId { get; private set; } = "";
@@ -120,7 +136,7 @@ internal sealed class BareAgent : IAsyncDisposable
     public int Pid => _process.Id;
 
     /// <summary>session/update notifications received so far.</summary>
-    public long Updates => Interlocked.Read(ref _updates);
+    public long Updates => _counter.Count;
 
     public string StderrTail
     {
@@ -169,14 +185,15 @@ internal sealed class BareAgent : IAsyncDisposable
         process.BeginErrorReadLine();
         try
         {
-            await agent.RequestAsync("initialize",
-                """{"protocolVersion":1,"clientCapabilities":{"fs":{"readTextFile":true,"writeTextFile":true}},"clientInfo":{"name":"agentos-bench","title":"AgentOs bench","version":"0.1.0"}}""");
-            var created = await agent.RequestAsync("session/new",
-                $$"""{"cwd":{{JsonSerializer.Serialize(workingDirectory, BenchJsonContext.Default.String)}},"mcpServers":[]}""");
+            await agent.WithStderrAsync(agent._connection.InitializeAsync(new InitializeRequest
+            {
+                ProtocolVersion = AcpMethods.ProtocolVersion,
+                ClientCapabilities = new ClientCapabilities { Fs = new FileSystemCapability { ReadTextFile = true, WriteTextFile = true } },
+                ClientInfo = new Implementation { Name = "agentos-bench", Title = "AgentOs bench", Version = "0.1.0" },
+            }));
+            var created = await agent.WithStderrAsync(agent._connection.NewSessionAsync(new NewSessionRequest { Cwd = workingDirectory }));
             stopwatch.Stop();
-            agent.SessionId = created.TryGetProperty("sessionId", out var id) && id.GetString() is { } s
-                ? s
-                : throw new InvalidOperationException("The agent answered session/new without a sessionId.");
+            agent.SessionId = created.SessionId ?? throw new InvalidOperationException("The agent answered session/new without a sessionId.");
             return (agent, stopwatch.Elapsed.TotalMilliseconds);
         }
         catch
@@ -190,12 +207,11 @@ internal sealed class BareAgent : IAsyncDisposable
     public async Task<BarePrompt> PromptAsync(string text)
     {
         var before = Updates;
-        var request = $$"""{"sessionId":{{JsonSerializer.Serialize(SessionId, BenchJsonContext.Default.String)}},"prompt":[{"type":"text","text":{{JsonSerializer.Serialize(text, BenchJsonContext.Default.String)}}}]}""";
+        var request = new PromptRequest { SessionId = SessionId, Prompt = [new TextContentBlock { Text = text }] };
         var stopwatch = Stopwatch.StartNew();
-        var result = await RequestAsync("session/prompt", request);
+        var result = await WithStderrAsync(_connection.PromptAsync(request));
         stopwatch.Stop();
-        var stopReason = result.ValueKind == JsonValueKind.Object && result.TryGetProperty("stopReason", out var r) ? r.GetString() : null;
-        return new BarePrompt(stopReason, Updates - before, stopwatch.Elapsed.TotalMilliseconds);
+        return new BarePrompt(result.StopReason, Updates - before, stopwatch.Elapsed.TotalMilliseconds);
     }
 
     /// <summary>Completes once the update count exceeds <paramref name="count"/>.</summary>
@@ -204,8 +220,7 @@ internal sealed class BareAgent : IAsyncDisposable
         var deadline = Stopwatch.StartNew();
         while (Updates <= count)
         {
-            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _updateSignal = signal;
+            var signal = _counter.NextSignal();
             if (Updates > count)
             {
                 break;
@@ -217,175 +232,25 @@ internal sealed class BareAgent : IAsyncDisposable
                 throw new TimeoutException($"The bare agent sent no session/update within {Timeout.TotalSeconds} s. Stderr tail:\n{StderrTail}");
             }
 
-            await signal.Task.WaitAsync(remaining).ConfigureAwait(false);
+            await signal.WaitAsync(remaining).ConfigureAwait(false);
         }
     }
 
     /// <summary>Sends <c>session/cancel</c>.</summary>
-    public Task CancelAsync() =>
-        WriteLineAsync($$$"""{"jsonrpc":"2.0","method":"session/cancel","params":{"sessionId":{{{JsonSerializer.Serialize(SessionId, BenchJsonContext.Default.String)}}}}}""");
+    public Task CancelAsync() => _connection.CancelAsync(new SessionIdParams { SessionId = SessionId });
 
-    private async Task<JsonElement> RequestAsync(string method, string paramsJson)
+    /// <summary>An ACP failure, with what the agent last wrote on stderr.</summary>
+    private async Task<T> WithStderrAsync<T>(Task<T> call)
     {
-        var id = Interlocked.Increment(ref _nextId);
-        var reply = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[id] = reply;
-        await WriteLineAsync($$"""{"jsonrpc":"2.0","id":{{id.ToString(CultureInfo.InvariantCulture)}},"method":"{{method}}","params":{{paramsJson}}}""");
         try
         {
-            return await reply.Task.WaitAsync(Timeout);
+            return await call;
         }
-        catch (TimeoutException)
+        catch (AcpException ex)
         {
-            throw new TimeoutException($"The bare agent did not answer '{method}' within {Timeout.TotalSeconds} s. Stderr tail:\n{StderrTail}");
+            var exit = _process.HasExited ? $" (exit code {_process.ExitCode})" : "";
+            throw new InvalidOperationException($"The bare agent{exit}: {ex.Message} Stderr tail:\n{StderrTail}", ex);
         }
-        finally
-        {
-            _pending.TryRemove(id, out _);
-        }
-    }
-
-    private async Task WriteLineAsync(string json)
-    {
-        var bytes = Encoding.UTF8.GetBytes(json + "\n");
-        await _writeGate.WaitAsync();
-        try
-        {
-            await _stdin.WriteAsync(bytes);
-            await _stdin.FlushAsync();
-        }
-        finally
-        {
-            _writeGate.Release();
-        }
-    }
-
-    private async Task ReadLoopAsync()
-    {
-        var buffer = new byte[1 << 16];
-        var filled = 0;
-        try
-        {
-            while (true)
-            {
-                if (filled == buffer.Length)
-                {
-                    Array.Resize(ref buffer, buffer.Length * 2);
-                }
-
-                var read = await _stdout.ReadAsync(buffer.AsMemory(filled));
-                if (read == 0)
-                {
-                    break;
-                }
-
-                filled += read;
-                var start = 0;
-                int newline;
-                while ((newline = Array.IndexOf(buffer, (byte)'\n', start, filled - start)) >= 0)
-                {
-                    OnLine(buffer.AsSpan(start, newline - start));
-                    start = newline + 1;
-                }
-
-                if (start > 0)
-                {
-                    Buffer.BlockCopy(buffer, start, buffer, 0, filled - start);
-                    filled -= start;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
-        {
-        }
-
-        var gone = new IOException($"The bare agent closed its stdout (exit code {(_process.HasExited ? _process.ExitCode : -1)}). Stderr tail:\n{StderrTail}");
-        foreach (var (_, waiter) in _pending)
-        {
-            waiter.TrySetException(gone);
-        }
-    }
-
-    private void OnLine(ReadOnlySpan<byte> line)
-    {
-        if (line.Trim(" \t\r"u8).IsEmpty)
-        {
-            return;
-        }
-
-        bool hasId = false, hasMethod = false, isUpdate = false;
-        long id = -1;
-        try
-        {
-            var reader = new Utf8JsonReader(line);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("id"u8))
-                {
-                    reader.Read();
-                    hasId = reader.TokenType != JsonTokenType.Null;
-                    if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var n))
-                    {
-                        id = n;
-                    }
-                    else
-                    {
-                        reader.Skip();
-                    }
-                }
-                else if (reader.ValueTextEquals("method"u8))
-                {
-                    reader.Read();
-                    hasMethod = true;
-                    isUpdate = reader.ValueTextEquals("session/update"u8);
-                }
-                else
-                {
-                    reader.Skip();
-                }
-            }
-        }
-        catch (JsonException)
-        {
-            return; // not ACP JSON; ignored like the server does (it records it)
-        }
-
-        if (hasMethod && !hasId)
-        {
-            if (isUpdate)
-            {
-                Interlocked.Increment(ref _updates);
-                _updateSignal?.TrySetResult();
-            }
-        }
-        else if (hasMethod)
-        {
-            RefuseRequest(line.ToArray());
-        }
-        else if (hasId && _pending.TryGetValue(id, out var waiter))
-        {
-            using var doc = JsonDocument.Parse(line.ToArray());
-            if (doc.RootElement.TryGetProperty("error", out var error))
-            {
-                waiter.TrySetException(new InvalidOperationException("The agent answered with an error: " + error.GetRawText()));
-            }
-            else
-            {
-                waiter.TrySetResult(doc.RootElement.TryGetProperty("result", out var result) ? result.Clone() : default);
-            }
-        }
-    }
-
-    private void RefuseRequest(byte[] line)
-    {
-        using var doc = JsonDocument.Parse(line);
-        var id = doc.RootElement.GetProperty("id").GetRawText();
-        _ = WriteLineAsync($$$"""{"jsonrpc":"2.0","id":{{{id}}},"error":{"code":-32601,"message":"The bench client does not serve agent requests."}}""");
     }
 
     private void OnStderr(string? line)
@@ -408,14 +273,7 @@ internal sealed class BareAgent : IAsyncDisposable
     /// <summary>Closes stdin, gives the agent 2 s to exit, then kills it (and its children).</summary>
     public async ValueTask DisposeAsync()
     {
-        try
-        {
-            await _stdin.DisposeAsync();
-        }
-        catch (IOException)
-        {
-        }
-
+        await _connection.CloseOutputAsync();
         using (var grace = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
         {
             try
@@ -434,8 +292,43 @@ internal sealed class BareAgent : IAsyncDisposable
             }
         }
 
-        await _readLoop.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _connection.DisposeAsync();
         _process.Dispose();
-        _writeGate.Dispose();
+    }
+
+    /// <summary>Counts <c>session/update</c> notifications and wakes whoever waits for the next one.</summary>
+    private sealed class UpdateCounter : IAcpClientHandler
+    {
+        private long _count;
+        private volatile TaskCompletionSource? _signal;
+
+        public long Count => Interlocked.Read(ref _count);
+
+        /// <summary>A task that completes at the next update.</summary>
+        public Task NextSignal()
+        {
+            var signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _signal = signal;
+            return signal.Task;
+        }
+
+        public ValueTask OnNotificationAsync(AcpIncomingMessage notification)
+        {
+            if (notification.Method == AcpMethods.SessionUpdate && SessionUpdateScan.Read(notification.ParamsUtf8.Span, wantText: false).Kind != SessionUpdateKind.None)
+            {
+                Interlocked.Increment(ref _count);
+                _signal?.TrySetResult();
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        public Task<AcpReply> OnRequestAsync(AcpIncomingMessage request, CancellationToken cancellationToken) =>
+            Task.FromResult(AcpReply.Error(JsonRpcErrorCodes.MethodNotFound, "The bench client does not serve agent requests."));
+
+        public void OnMalformedLine(string preview, string reason)
+        {
+            // Not ACP JSON: skipped, as the server skips it (it also records it).
+        }
     }
 }

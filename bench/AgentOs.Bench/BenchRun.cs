@@ -36,7 +36,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
     public async Task ExecuteAsync()
     {
         Progress("starting server");
-        _server = ServerProcess.Start(agent);
+        _server = ServerProcess.Start(agent.AsServerEnvironment());
         try
         {
             await StartupAsync();
@@ -52,7 +52,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
                     await Phase("50 concurrent sessions", ConcurrentAsync, "concurrent");
                 }
 
-                recorder.Add("rss.end", _server.RssMiB());
+                recorder.Add("rss.end", MachineInfo.RssMiB(_server.Pid));
             }
             finally
             {
@@ -71,6 +71,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
         }
         finally
         {
+            await _server.StopAsync(TimeSpan.FromSeconds(10));
             await _server.DisposeAsync();
         }
     }
@@ -103,11 +104,13 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
     private async Task StartupAsync()
     {
         var healthy = await _server.WaitHealthyAsync(TimeSpan.FromSeconds(60));
-        _client = await _server.ConnectAsync();
+        var options = _server.ClientOptions;
+        options.ConnectTimeout = TimeSpan.FromSeconds(20);
+        _client = await AgentOsClient.ConnectAsync(options);
         var connected = _server.SinceStart;
         await _client.Vm("probe").ListPersistedSessionsAsync();
         var ready = _server.SinceStart;
-        recorder.Add("startup.cpu", _server.CpuMs());
+        recorder.Add("startup.cpu", MachineInfo.CpuMs(_server.Pid));
         recorder.Add("startup.ready", ready.TotalMilliseconds);
         recorder.Add("startup.healthz", healthy.TotalMilliseconds);
         recorder.Add("startup.connect", (connected - healthy).TotalMilliseconds);
@@ -119,27 +122,27 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
     private async Task MemoryAsync()
     {
         await Task.Delay(1000);
-        recorder.Add("rss.idle", _server.RssMiB());
-        recorder.Add("rss.idle.anon", _server.RssMiB("RssAnon"));
-        recorder.Add("rss.idle.file", _server.RssMiB("RssFile"));
-        recorder.Add("rss.idle.shmem", _server.RssMiB("RssShmem"));
+        recorder.Add("rss.idle", MachineInfo.RssMiB(_server.Pid));
+        recorder.Add("rss.idle.anon", MachineInfo.RssMiB(_server.Pid, "RssAnon"));
+        recorder.Add("rss.idle.file", MachineInfo.RssMiB(_server.Pid, "RssFile"));
+        recorder.Add("rss.idle.shmem", MachineInfo.RssMiB(_server.Pid, "RssShmem"));
 
         var stopwatch = Stopwatch.StartNew();
         var first = _client.Vm("mem-0");
-        var session = await first.CreateSessionAsync(ServerProcess.AgentType);
+        var session = await first.CreateSessionAsync(AgentCommand.ServerAgentType);
         recorder.Add("create.cold", stopwatch.Elapsed.TotalMilliseconds);
         _memSessions.Add((first, session.SessionId));
         await Task.Delay(1000);
-        recorder.Add("rss.vm1", _server.RssMiB());
+        recorder.Add("rss.vm1", MachineInfo.RssMiB(_server.Pid));
 
         for (var i = 1; i < plan.ConcurrentVms; i++)
         {
             var vm = _client.Vm($"mem-{i}");
-            _memSessions.Add((vm, (await vm.CreateSessionAsync(ServerProcess.AgentType)).SessionId));
+            _memSessions.Add((vm, (await vm.CreateSessionAsync(AgentCommand.ServerAgentType)).SessionId));
         }
 
         await Task.Delay(1000);
-        recorder.Add("rss.vm10", _server.RssMiB());
+        recorder.Add("rss.vm10", MachineInfo.RssMiB(_server.Pid));
     }
 
     /// <summary>Bare handshake, then first CreateSession in a new VM; bare again, then the next in that VM. Paired per sample.</summary>
@@ -160,12 +163,12 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
             var bare1 = await BareHandshakeAsync(work.Path);
             var vm = _client.Vm($"lat-{k}");
             var stopwatch = Stopwatch.StartNew();
-            await vm.CreateSessionAsync(ServerProcess.AgentType);
+            await vm.CreateSessionAsync(AgentCommand.ServerAgentType);
             var firstMs = stopwatch.Elapsed.TotalMilliseconds;
 
             var bare2 = await BareHandshakeAsync(work.Path);
             stopwatch.Restart();
-            await vm.CreateSessionAsync(ServerProcess.AgentType);
+            await vm.CreateSessionAsync(AgentCommand.ServerAgentType);
             var nextMs = stopwatch.Elapsed.TotalMilliseconds;
 
             bare.Add(bare1);
@@ -200,7 +203,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
     private async Task PromptAndCancelAsync()
     {
         var vm = _client.Vm("prompt");
-        var sessionId = (await vm.CreateSessionAsync(ServerProcess.AgentType)).SessionId;
+        var sessionId = (await vm.CreateSessionAsync(AgentCommand.ServerAgentType)).SessionId;
         using var work = new TempDirectory("agentos-bench-bare");
         var (bare, _) = await BareAgent.HandshakeAsync(agent, work.Path);
         await using var bareDisposal = bare;
@@ -285,7 +288,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
     private async Task StreamingAsync()
     {
         var vm = _client.Vm("stream");
-        var sessionId = (await vm.CreateSessionAsync(ServerProcess.AgentType)).SessionId;
+        var sessionId = (await vm.CreateSessionAsync(AgentCommand.ServerAgentType)).SessionId;
         await using var sink = await EventSink.SubscribeAsync(vm);
         using var work = new TempDirectory("agentos-bench-bare");
         var (bare, _) = await BareAgent.HandshakeAsync(agent, work.Path);
@@ -326,7 +329,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
             }
 
             var events = sink.For(sessionId);
-            var (serverCpu, clientCpu) = (_server.CpuMs(), MachineInfo.OwnCpuMs());
+            var (serverCpu, clientCpu) = (MachineInfo.CpuMs(_server.Pid), MachineInfo.OwnCpuMs());
             var start = Stopwatch.GetTimestamp();
             var result = await vm.SendPromptAsync(sessionId, $"chunks {n}");
             var returned = Stopwatch.GetElapsedTime(start);
@@ -337,7 +340,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
                 var delivered = Stopwatch.GetElapsedTime(start, events.LastArrival);
                 recorder.Add($"stream.chunks{n}", n / delivered.TotalSeconds);
                 recorder.Add($"lag.chunks{n}", (delivered - returned).TotalMilliseconds);
-                recorder.Add($"cpu.server.chunks{n}", (_server.CpuMs() - serverCpu) * 1000 / n);
+                recorder.Add($"cpu.server.chunks{n}", (MachineInfo.CpuMs(_server.Pid) - serverCpu) * 1000 / n);
                 recorder.Add($"cpu.client.chunks{n}", (MachineInfo.OwnCpuMs() - clientCpu) * 1000 / n);
                 if (recorder.Values($"bare.chunks{n}").Count > 0 && b.Milliseconds > 0)
                 {
@@ -360,7 +363,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
     private async Task ReplayAsync()
     {
         var vm = _client.Vm("replay");
-        var sessionId = (await vm.CreateSessionAsync(ServerProcess.AgentType)).SessionId;
+        var sessionId = (await vm.CreateSessionAsync(AgentCommand.ServerAgentType)).SessionId;
         await vm.SendPromptAsync(sessionId, $"chunks {ReplayCount}");
         var problems = new List<string>();
         List<double> times = [];
@@ -369,7 +372,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
         {
             if (i == 1)
             {
-                (serverCpu, clientCpu) = (_server.CpuMs(), MachineInfo.OwnCpuMs());
+                (serverCpu, clientCpu) = (MachineInfo.CpuMs(_server.Pid), MachineInfo.OwnCpuMs());
             }
 
             var stopwatch = Stopwatch.StartNew();
@@ -391,7 +394,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
         }
 
         recorder.Add("replay11000", Reporting.Median(times));
-        recorder.Add("cpu.server.replay", (_server.CpuMs() - serverCpu) * 1000 / (ReplayCount * (double)plan.ReplaySamples));
+        recorder.Add("cpu.server.replay", (MachineInfo.CpuMs(_server.Pid) - serverCpu) * 1000 / (ReplayCount * (double)plan.ReplaySamples));
         recorder.Add("cpu.client.replay", (MachineInfo.OwnCpuMs() - clientCpu) * 1000 / (ReplayCount * (double)plan.ReplaySamples));
         List<double> ones = [];
         for (var i = 0; i < plan.ReplaySamples; i++)
@@ -413,7 +416,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
         {
             while (v.Sessions.Count < plan.ConcurrentSessionsPerVm)
             {
-                v.Sessions.Add((await v.Vm.CreateSessionAsync(ServerProcess.AgentType)).SessionId);
+                v.Sessions.Add((await v.Vm.CreateSessionAsync(AgentCommand.ServerAgentType)).SessionId);
             }
         }));
 
@@ -437,7 +440,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
 
             var n = plan.ConcurrentChunks;
             Progress($"{before.Count} sessions × chunks {n}");
-            var serverCpu = _server.CpuMs();
+            var serverCpu = MachineInfo.CpuMs(_server.Pid);
             var start = Stopwatch.GetTimestamp();
             foreach (var v in byVm.Values)
             {
@@ -479,7 +482,7 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
                 var wall = Stopwatch.GetElapsedTime(start, lastArrival);
                 recorder.Add("concurrent.rate", (double)n * turns.Count / wall.TotalSeconds);
                 recorder.Add("concurrent.wall", wall.TotalMilliseconds);
-                recorder.Add("cpu.server.concurrent", (_server.CpuMs() - serverCpu) * 1000 / ((double)n * turns.Count));
+                recorder.Add("cpu.server.concurrent", (MachineInfo.CpuMs(_server.Pid) - serverCpu) * 1000 / ((double)n * turns.Count));
             }
 
             foreach (var (vm, sessionId, seqBefore, turn) in turns)
@@ -623,12 +626,28 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
 
     private void Fail(string checkId, string message)
     {
-        var kept = _server is null ? null : _server.KeepLog(logDirectory, $"server-{label.Replace(' ', '-').Replace('/', '-')}.log");
+        var kept = _server is null ? null : KeepLog($"server-{label.Replace(' ', '-').Replace('/', '-')}.log");
         recorder.Fail(checkId, message + (kept is null ? "" : $" [server log: {kept}]"));
         Console.Error.WriteLine($"[{label}] FAIL {checkId}: {message}");
         if (_server is not null)
         {
-            Console.Error.WriteLine($"[{label}] server log: {kept ?? _server.LogPath}; last lines:\n{_server.LogTail(15)}");
+            Console.Error.WriteLine($"[{label}] server log: {kept ?? _server.LogPath}; last lines:\n{string.Join('\n', _server.Output.Split('\n').TakeLast(15))}");
+        }
+    }
+
+    /// <summary>Copies the server log into the log directory, so it survives the server's temp directory.</summary>
+    private string? KeepLog(string name)
+    {
+        try
+        {
+            Directory.CreateDirectory(logDirectory);
+            var target = Path.Combine(logDirectory, name);
+            File.WriteAllText(target, _server.Output);
+            return target;
+        }
+        catch (IOException)
+        {
+            return null;
         }
     }
 

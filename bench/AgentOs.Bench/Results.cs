@@ -152,7 +152,6 @@ internal sealed record Report(
     string[] Notes);
 
 [JsonSerializable(typeof(Report))]
-[JsonSerializable(typeof(string))]
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;
 

@@ -197,6 +197,30 @@ public sealed class SetModelRequest
     [JsonPropertyName("modelId")] public required string ModelId { get; init; }
 }
 
+/// <summary>The answer to <c>session/set_mode</c>: nothing but extension data.</summary>
+public sealed class SetModeResponse
+{
+    [JsonPropertyName("_meta"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? Meta { get; init; }
+}
+
+/// <summary>The answer to <c>session/set_model</c>: nothing but extension data.</summary>
+public sealed class SetModelResponse
+{
+    [JsonPropertyName("_meta"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? Meta { get; init; }
+}
+
+/// <summary>ACP <c>session/close</c> (only when the agent advertises <c>sessionCapabilities.close</c>).</summary>
+public sealed class CloseSessionRequest
+{
+    [JsonPropertyName("sessionId")] public required string SessionId { get; init; }
+}
+
+/// <summary>The answer to <c>session/close</c>: nothing but extension data.</summary>
+public sealed class CloseSessionResponse
+{
+    [JsonPropertyName("_meta"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? Meta { get; init; }
+}
+
 public sealed class SetConfigOptionRequest
 {
     [JsonPropertyName("sessionId")] public required string SessionId { get; init; }
@@ -282,7 +306,11 @@ public sealed class AcpErrorObject
 [JsonSerializable(typeof(SessionIdParams))]
 [JsonSerializable(typeof(SetModeRequest))]
 [JsonSerializable(typeof(SetModelRequest))]
+[JsonSerializable(typeof(SetModeResponse))]
+[JsonSerializable(typeof(SetModelResponse))]
 [JsonSerializable(typeof(SetConfigOptionRequest))]
+[JsonSerializable(typeof(CloseSessionRequest))]
+[JsonSerializable(typeof(CloseSessionResponse))]
 [JsonSerializable(typeof(ConfigOptionsPayload))]
 [JsonSerializable(typeof(RequestPermissionRequest))]
 [JsonSerializable(typeof(RequestPermissionResponse))]

@@ -21,9 +21,12 @@ public sealed class EnvelopeTests
         await using var agent = new FakeAgentPipe();
         var handler = new RecordingHandler();
         var seen = new List<(string Utf8, JsonValueKind Kind)>();
+        // The hook runs after the notification is recorded: wait for it too, not only for the record.
+        var hooked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         handler.NotificationHook = n =>
         {
             seen.Add((Encoding.UTF8.GetString(n.ParamsUtf8.Span), n.Params.ValueKind));
+            hooked.TrySetResult();
             return ValueTask.CompletedTask;
         };
         await using var connection = agent.Connect(handler);
@@ -31,6 +34,7 @@ public sealed class EnvelopeTests
         await agent.SendLineAsync("""{"jsonrpc":"2.0","method":"session/update","params":""" + paramsJson + "}");
 
         var notification = (await handler.Notifications.WaitForCountAsync(1)).Should().ContainSingle().Subject;
+        await hooked.Task.WaitAsync(TestTimeouts.Signal);
         notification.Method.Should().Be("session/update");
         notification.ParamsJson.Should().Be(paramsJson);
         seen.Should().ContainSingle().Which.Should().Be((paramsJson, JsonDocument.Parse(paramsJson).RootElement.ValueKind));

@@ -9,7 +9,7 @@ namespace AgentOs.Server.Tests;
 /// <summary>One real server process with a custom agent type "mine" declared through environment variables.</summary>
 public sealed class ServerProcessFixture : IAsyncLifetime
 {
-    public ServerProcess Server { get; private set; } = null!;
+    internal ServerProcess Server { get; private set; } = null!;
 
     public async Task InitializeAsync() => Server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"));
 

@@ -4,7 +4,7 @@ using AgentOs.Storage;
 
 namespace AgentOs.Server.Tests;
 
-/// <summary>The compact event encoding shared by stream batches and history reads, and the chunk scanner.</summary>
+/// <summary>The compact event encoding shared by stream batches and history reads.</summary>
 public sealed class SessionEventCodecTests
 {
     private static readonly DateTimeOffset T0 = DateTimeOffset.FromUnixTimeMilliseconds(1_764_000_000_123);
@@ -170,35 +170,6 @@ public sealed class SessionEventCodecTests
 
         decode.Should().Throw<InvalidDataException>(what);
     }
-
-    [Theory]
-    [InlineData("""{"sessionId":"s","update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"c1 "}}}""", "AgentMessageChunk", "c1 ")]
-    [InlineData("""{"update":{"content":{"text":"first","type":"text"},"sessionUpdate":"agent_message_chunk"}}""", "AgentMessageChunk", "first")]
-    [InlineData("""{"update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"\u00e9\n\"q\" \ud83c\udf89"}}}""", "AgentMessageChunk", "é\n\"q\" 🎉")]
-    [InlineData("""{"update":{"sessionUpdate":"agent_\u006dessage_chunk","content":{"text":"escaped kind"}}}""", "AgentMessageChunk", "escaped kind")]
-    [InlineData("""{"update":{"sessionUpdate":"agent_message_chunk","content":{"type":"image","data":"..."}}}""", "AgentMessageChunk", null)]
-    [InlineData("""{"update":{"sessionUpdate":"agent_message_chunk","content":{"text":42}}}""", "AgentMessageChunk", null)]
-    [InlineData("""{"update":{"sessionUpdate":"agent_message_chunk","content":"text"}}""", "AgentMessageChunk", null)]
-    [InlineData("""{"update":{"sessionUpdate":"agent_thought_chunk","content":{"text":"hm"}}}""", "Other", null)]
-    [InlineData("""{"update":{"sessionUpdate":"current_mode_update","currentModeId":"x"}}""", "Config", null)]
-    [InlineData("""{"update":{"sessionUpdate":"config_option_update","configOptions":[]}}""", "Config", null)]
-    [InlineData("""{"update":{"nested":{"sessionUpdate":"agent_message_chunk"}}}""", "None", null)]
-    [InlineData("""{"other":{"update":{"sessionUpdate":"agent_message_chunk"}}}""", "None", null)]
-    [InlineData("""{"update":{"sessionUpdate":7}}""", "None", null)]
-    [InlineData("""[1,2]""", "None", null)]
-    [InlineData("""{"update":{"sessionUpdate":"agent_message_chunk","content":{"text":"cut""", "None", null)]
-    [InlineData("", "None", null)]
-    public void SessionUpdateScan_ReadsKindAndText(string json, string kind, string? text)
-    {
-        var info = SessionUpdateScan.Read(Encoding.UTF8.GetBytes(json), wantText: true);
-
-        info.Should().Be(new SessionUpdateInfo(Enum.Parse<SessionUpdateKind>(kind), text));
-    }
-
-    [Fact]
-    public void SessionUpdateScan_WithoutWantText_DoesNotDecodeIt() =>
-        SessionUpdateScan.Read("""{"update":{"sessionUpdate":"agent_message_chunk","content":{"text":"x"}}}"""u8, wantText: false)
-            .Should().Be(new SessionUpdateInfo(SessionUpdateKind.AgentMessageChunk, null));
 
     [Fact]
     public void EventRows_InsertedInMultiRowStatements_ReadBackInOrder()

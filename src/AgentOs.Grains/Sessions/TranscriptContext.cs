@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using AgentOs.Acp;
 
 namespace AgentOs.Sessions;
 
@@ -24,7 +25,7 @@ internal static class TranscriptContext
                     turns.Add("User: " + PromptText(e.Params));
                     reply = new StringBuilder();
                     break;
-                case "session/update" when reply is not null:
+                case AcpMethods.SessionUpdate when reply is not null:
                     AppendChunk(reply, e.Params);
                     break;
                 case AgentOsEventMethods.TurnEnd:
@@ -84,12 +85,9 @@ internal static class TranscriptContext
 
     private static void AppendChunk(StringBuilder reply, string json)
     {
-        using var doc = JsonDocument.Parse(json);
-        if (doc.RootElement.TryGetProperty("update", out var update)
-            && update.TryGetProperty("sessionUpdate", out var kind) && kind.ValueEquals("agent_message_chunk")
-            && update.TryGetProperty("content", out var content) && content.TryGetProperty("text", out var text) && text.ValueKind == JsonValueKind.String)
+        if (SessionUpdateScan.Read(Encoding.UTF8.GetBytes(json), wantText: true) is { Kind: SessionUpdateKind.AgentMessageChunk, Text: { } text })
         {
-            reply.Append(text.GetString());
+            reply.Append(text);
         }
     }
 }
