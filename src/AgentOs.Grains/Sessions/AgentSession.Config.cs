@@ -72,10 +72,8 @@ internal sealed partial class AgentSession
                 throw NotOffered(label, value, option.Options.Select(v => v.Value));
             }
 
-            var reply = await CallAgentAsync(AcpMethods.SessionSetConfigOption, () => _connection.SendRequestAsync(
-                AcpMethods.SessionSetConfigOption,
-                new SetConfigOptionRequest { SessionId = AcpSessionId!, ConfigId = option.Id, Value = value },
-                AcpJsonContext.Default.SetConfigOptionRequest, AcpJsonContext.Default.ConfigOptionsPayload, Options.RequestTimeout));
+            var reply = await CallAgentAsync(AcpMethods.SessionSetConfigOption, () => _connection.SetConfigOptionAsync(
+                new SetConfigOptionRequest { SessionId = AcpSessionId!, ConfigId = option.Id, Value = value }, Options.RequestTimeout));
             if (reply.ConfigOptions is { } all)
             {
                 ApplyConfigOptions(all);
@@ -101,8 +99,8 @@ internal sealed partial class AgentSession
                     throw NotOffered(label, value, modes.AvailableModes.Select(m => m.Id));
                 }
 
-                await SendRawAsync(AcpMethods.SessionSetMode, JsonSerializer.Serialize(
-                    new SetModeRequest { SessionId = AcpSessionId!, ModeId = value }, AcpJsonContext.Default.SetModeRequest));
+                await CallAgentAsync(AcpMethods.SessionSetMode, () => _connection.SetModeAsync(
+                    new SetModeRequest { SessionId = AcpSessionId!, ModeId = value }, Options.RequestTimeout));
                 UpdateInfo(i => i with { Modes = (i.Modes ?? modes) with { CurrentModeId = value } });
                 return;
 
@@ -113,8 +111,8 @@ internal sealed partial class AgentSession
                     throw NotOffered(label, value, models.AvailableModels.Select(m => m.ModelId));
                 }
 
-                await SendRawAsync(AcpMethods.SessionSetModel, JsonSerializer.Serialize(
-                    new SetModelRequest { SessionId = AcpSessionId!, ModelId = value }, AcpJsonContext.Default.SetModelRequest));
+                await CallAgentAsync(AcpMethods.SessionSetModel, () => _connection.SetModelAsync(
+                    new SetModelRequest { SessionId = AcpSessionId!, ModelId = value }, Options.RequestTimeout));
                 UpdateInfo(i => i with { Models = (i.Models ?? new SessionModels(null, [])) with { CurrentModelId = value } });
                 return;
 
@@ -202,9 +200,6 @@ internal sealed partial class AgentSession
             }
         }
     }
-
-    private Task<JsonElement> SendRawAsync(string method, string paramsJson) =>
-        CallAgentAsync(method, () => _connection.SendRequestAsync(method, paramsJson, Options.RequestTimeout));
 
     private void ApplyConfigOptions(IReadOnlyList<ConfigOptionWire> options)
     {

@@ -48,15 +48,14 @@ internal sealed partial class AgentSession
         _ = _connection.Completion.ContinueWith(_ => _process.ReleaseStandardOutput(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         _ = MonitorExitAsync();
 
-        var init = await CallAgentAsync(AcpMethods.Initialize, () => _connection.SendRequestAsync(
-            AcpMethods.Initialize,
+        var init = await CallAgentAsync(AcpMethods.Initialize, () => _connection.InitializeAsync(
             new InitializeRequest
             {
                 ProtocolVersion = AcpMethods.ProtocolVersion,
                 ClientCapabilities = new ClientCapabilities { Fs = new FileSystemCapability { ReadTextFile = true, WriteTextFile = true } },
                 ClientInfo = new Implementation { Name = "agentos", Title = "AgentOs", Version = typeof(AgentSession).Assembly.GetName().Version?.ToString(3) },
             },
-            AcpJsonContext.Default.InitializeRequest, AcpJsonContext.Default.InitializeResponse, Options.InitializeTimeout, cancellationToken));
+            Options.InitializeTimeout, cancellationToken));
 
         var capabilities = init.AgentCapabilities;
         var mcpServers = McpServerMapping.ToWire(options.McpServers, capabilities);
@@ -79,10 +78,8 @@ internal sealed partial class AgentSession
     }
 
     private Task<SessionSetupResponse> NewSessionAsync(string vmCwd, IReadOnlyList<McpServerWire> mcpServers, CancellationToken cancellationToken) =>
-        CallAgentAsync(AcpMethods.SessionNew, () => _connection.SendRequestAsync(
-            AcpMethods.SessionNew,
-            new NewSessionRequest { Cwd = _agentCwd, McpServers = mcpServers, Meta = _sessionMeta },
-            AcpJsonContext.Default.NewSessionRequest, AcpJsonContext.Default.SessionSetupResponse, Options.NewSessionTimeout, cancellationToken));
+        CallAgentAsync(AcpMethods.SessionNew, () => _connection.NewSessionAsync(
+            new NewSessionRequest { Cwd = _agentCwd, McpServers = mcpServers, Meta = _sessionMeta }, Options.NewSessionTimeout, cancellationToken));
 
     private async Task<(SessionSetupResponse Setup, string Path)> RestoreAsync(ResumePlan resume, AgentCapabilitiesWire? capabilities, string vmCwd, IReadOnlyList<McpServerWire> mcpServers, CancellationToken cancellationToken)
     {
@@ -94,11 +91,9 @@ internal sealed partial class AgentSession
             _restoring = true;
             try
             {
-                var loaded = await CallAgentAsync(AcpMethods.SessionLoad, () => _connection.SendRequestAsync(
-                    AcpMethods.SessionLoad,
+                var loaded = await CallAgentAsync(AcpMethods.SessionLoad, () => _connection.LoadSessionAsync(
                     new LoadSessionRequest { SessionId = acpSessionId, Cwd = _agentCwd, McpServers = mcpServers, Meta = _sessionMeta },
-                    AcpJsonContext.Default.LoadSessionRequest, AcpJsonContext.Default.SessionSetupResponse, Options.NewSessionTimeout, cancellationToken,
-                    onResponse: () => _restoring = false));
+                    Options.NewSessionTimeout, cancellationToken, onResponse: () => _restoring = false));
                 return (loaded, "load");
             }
             finally
@@ -109,10 +104,9 @@ internal sealed partial class AgentSession
 
         if (resume.AcpSessionId is { } resumeId && canResume)
         {
-            var resumed = await CallAgentAsync(AcpMethods.SessionResume, () => _connection.SendRequestAsync(
-                AcpMethods.SessionResume,
+            var resumed = await CallAgentAsync(AcpMethods.SessionResume, () => _connection.ResumeSessionAsync(
                 new ResumeSessionRequest { SessionId = resumeId, Cwd = _agentCwd, McpServers = mcpServers, Meta = _sessionMeta },
-                AcpJsonContext.Default.ResumeSessionRequest, AcpJsonContext.Default.SessionSetupResponse, Options.NewSessionTimeout, cancellationToken));
+                Options.NewSessionTimeout, cancellationToken));
             return (resumed, "resume");
         }
 

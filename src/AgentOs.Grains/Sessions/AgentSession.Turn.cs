@@ -35,8 +35,7 @@ internal sealed partial class AgentSession
         using var turnOver = new CancellationTokenSource();
         try
         {
-            var call = CallAgentAsync(AcpMethods.SessionPrompt, () => _connection.SendRequestAsync(
-                AcpMethods.SessionPrompt, prompt, AcpJsonContext.Default.PromptRequest, AcpJsonContext.Default.PromptResponse, Options.PromptTimeout));
+            var call = CallAgentAsync(AcpMethods.SessionPrompt, () => _connection.PromptAsync(prompt, Options.PromptTimeout));
             if (await Task.WhenAny(call, GraceAfterCancelAsync(cancelled.Task, turnOver.Token)) != call)
             {
                 return await EndIgnoredCancelAsync(call);
@@ -104,7 +103,7 @@ internal sealed partial class AgentSession
         ThrowIfExited();
         await CallAgentAsync(AcpMethods.SessionCancel, async () =>
         {
-            await _connection.SendNotificationAsync(AcpMethods.SessionCancel, new SessionIdParams { SessionId = AcpSessionId! }, AcpJsonContext.Default.SessionIdParams);
+            await _connection.CancelAsync(new SessionIdParams { SessionId = AcpSessionId! });
             return true;
         });
         _permissions.CancelAll(PermissionReasons.TurnCancelled, final: false);
