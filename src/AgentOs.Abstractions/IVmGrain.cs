@@ -150,8 +150,21 @@ public static class AgentOsNames
     /// <summary>The Orleans stream provider carrying session events.</summary>
     public const string StreamProvider = "AgentOs";
 
-    /// <summary>The stream namespace of a VM's session events; the stream key is the VM id.</summary>
+    /// <summary>The stream namespace of a VM's session events (every session's); the stream key is the VM id.</summary>
     public const string SessionEventStream = "sessionEvent";
+
+    /// <summary>
+    /// The stream namespace of one session's events: the same committed batches as
+    /// <see cref="SessionEventStream"/>, each cut down to that session's events. The stream key is
+    /// <see cref="SessionStreamKey"/>.
+    /// </summary>
+    public const string SessionStream = "session";
+
+    /// <summary>
+    /// The key of a session's stream in <see cref="SessionStream"/>: <c>{vmId}/{sessionId}</c>. Session
+    /// ids never contain '/', so the last '/' separates the two, whatever the VM id holds.
+    /// </summary>
+    public static string SessionStreamKey(string vmId, string sessionId) => string.Concat(vmId, "/", sessionId);
 
     /// <summary>The default Orleans cluster and service id.</summary>
     public const string DefaultClusterId = "agentos";

@@ -51,6 +51,22 @@ public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>
         _count = chunks.Sum(c => SessionEventCodec.Count(c));
     }
 
+    /// <summary>
+    /// Each session's part of this batch, sessions in order of first appearance, without decoding
+    /// any event: a batch of one session is itself (see <see cref="SessionEventCodec.SplitBySession"/>).
+    /// </summary>
+    internal List<(string SessionId, SessionEventBatch Batch)> SplitBySession()
+    {
+        var parts = SessionEventCodec.SplitBySession(_chunks);
+        var result = new List<(string SessionId, SessionEventBatch Batch)>(parts.Count);
+        foreach (var (sessionId, chunks) in parts)
+        {
+            result.Add((sessionId, ReferenceEquals(chunks, _chunks) ? this : new SessionEventBatch(chunks)));
+        }
+
+        return result;
+    }
+
     /// <summary>The events, in the order they were committed.</summary>
     public SessionEvent[] Events => _events ??= SessionEventCodec.Decode(_chunks, _count);
 
