@@ -34,7 +34,6 @@ public sealed class SessionHandle
         Vm = vm;
         Id = sessionId;
         _info = info;
-        Events = EventsFrom(0);
     }
 
     /// <summary>The VM the session belongs to.</summary>
@@ -58,7 +57,7 @@ public sealed class SessionHandle
     /// Every event of the session, replay then live: <see cref="StreamEventsAsync"/> as an
     /// observable from the first event. See <see cref="EventsFrom"/>.
     /// </summary>
-    public IObservable<SessionEvent> Events { get; }
+    public IObservable<SessionEvent> Events => EventsFrom(0);
 
     private IVmGrain Grain => Vm.Grain;
 
