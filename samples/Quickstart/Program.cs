@@ -1,5 +1,5 @@
-// AgentOs Quickstart: connect, create a session in VM "quickstart", stream its events live,
-// send one prompt, print the reply, list the persisted sessions.
+// AgentOs Quickstart: connect, create a session in VM "quickstart", stream its events (replay
+// then live), send one prompt, print the reply, list the persisted sessions.
 //
 //   dotnet run --project samples/Quickstart -- --agent <type> --prompt "<text>" [--env KEY=VALUE]... [--gateway host:port] [--cluster id]
 using AgentOs;
@@ -51,57 +51,20 @@ try
     await using var client = await AgentOsClient.ConnectAsync(options);
     var vm = client.Vm("quickstart");
 
-    // Subscribe before creating the session, so nothing committed after this line is missed.
-    // Events of our session that stream before we know its id are caught up from history:
-    // replay-then-live, de-duplicated by seq.
-    var gate = new object();
-    string? sessionId = null;
-    long printed = 0, lastSeq = long.MaxValue;
-    var turnShown = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-    void Show(SessionEvent e)
-    {
-        lock (gate)
-        {
-            if (e.SessionId != sessionId || e.Seq <= printed)
-            {
-                return;
-            }
-
-            printed = e.Seq;
-            Console.WriteLine($"  [{e.Seq,5}] {e.GetUpdateKind() ?? e.Method}{(e.GetText() is { } text ? ": " + text : "")}");
-            if (printed >= lastSeq)
-            {
-                turnShown.TrySetResult();
-            }
-        }
-    }
-
-    await using var subscription = await vm.SubscribeAsync(System.Reactive.Observer.Create<SessionEvent>(Show));
-
     var session = await vm.CreateSessionAsync(agent, new CreateSessionOptions { Env = env });
-    Console.WriteLine($"Session {session.SessionId}: {session.AgentInfo?.Name} {session.AgentInfo?.Version} (agent type '{agent}', pid {session.ProcessId})");
-    lock (gate)
-    {
-        sessionId = session.SessionId;
-    }
+    var info = session.Info!;
+    Console.WriteLine($"Session {session.Id}: {info.AgentInfo?.Name} {info.AgentInfo?.Version} (agent type '{agent}', pid {info.ProcessId})");
 
-    foreach (var e in await vm.GetEventsAsync(session.SessionId))
-    {
-        Show(e);
-    }
+    // Replay then live: every event of this session from seq 1, each exactly once, however late the
+    // reading starts; the server sends this session's events only.
+    using var stop = new CancellationTokenSource();
+    var printing = PrintUntilTurnEndAsync(session, stop.Token);
 
-    var result = await vm.SendPromptAsync(session.SessionId, prompt);
-    lock (gate)
-    {
-        lastSeq = result.LastSeq;
-        if (printed >= lastSeq)
-        {
-            turnShown.TrySetResult();
-        }
-    }
+    var result = await session.SendPromptAsync(prompt);
 
     // The reply can overtake the live stream by a moment: let the stream show the turn's end first.
-    await turnShown.Task.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    stop.CancelAfter(TimeSpan.FromSeconds(10));
+    await printing.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
     Console.WriteLine();
     Console.WriteLine($"Reply ({result.StopReason}): {result.Text}");
@@ -121,6 +84,18 @@ catch (AgentOsException ex)
 catch (Exception ex)
 {
     return Fail($"unexpected {ex.GetType().Name}: {ex.Message}");
+}
+
+static async Task PrintUntilTurnEndAsync(SessionHandle session, CancellationToken cancellationToken)
+{
+    await foreach (var e in session.StreamEventsAsync(cancellationToken: cancellationToken))
+    {
+        Console.WriteLine($"  [{e.Seq,5}] {e.GetUpdateKind() ?? e.Method}{(e.GetText() is { } text ? ": " + text : "")}");
+        if (e.Method == AgentOsEventMethods.TurnEnd)
+        {
+            return;
+        }
+    }
 }
 
 static int Fail(string message)

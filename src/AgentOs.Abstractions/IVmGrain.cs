@@ -150,7 +150,10 @@ public static class AgentOsNames
     /// <summary>The Orleans stream provider carrying session events.</summary>
     public const string StreamProvider = "AgentOs";
 
-    /// <summary>The stream namespace of a VM's session events; the stream key is the VM id.</summary>
+    /// <summary>
+    /// The stream namespace of a VM's session events (every session's); the stream key is the VM id. A
+    /// subscription whose filter data is a session id is sent only the batches holding events of that session.
+    /// </summary>
     public const string SessionEventStream = "sessionEvent";
 
     /// <summary>The default Orleans cluster and service id.</summary>

@@ -214,6 +214,227 @@ internal static class SessionEventCodec
         return block;
     }
 
+    /// <summary>Whether any event of <paramref name="chunks"/> belongs to the session <paramref name="sessionIdUtf8"/>; nothing is decoded.</summary>
+    public static bool Holds(byte[][] chunks, ReadOnlySpan<byte> sessionIdUtf8)
+    {
+        foreach (var chunk in chunks)
+        {
+            var events = new EventWalker(chunk);
+            while (events.Next(out var e))
+            {
+                if (e.SessionLength >= 0 && chunk.AsSpan(e.SessionAt, e.SessionLength).SequenceEqual(sessionIdUtf8))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Each session's events of <paramref name="chunks"/>, as chunks of their own, sessions in order of
+    /// first appearance. No event is decoded: a payload of one session (the common case: one agent
+    /// streaming) comes back as the same array; otherwise each session's events are copied byte for
+    /// byte into one chunk per source chunk, the only change being that the first event of each of
+    /// the session's runs in a source chunk spells out its method when it referred to the previous
+    /// event's (which may belong to another session). Its session id is always spelled out already:
+    /// a chunk's run of one session starts with it.
+    /// </summary>
+    public static List<(string SessionId, byte[][] Chunks)> SplitBySession(byte[][] chunks)
+    {
+        var sessions = new List<(string Id, byte[] Utf8)>();
+        foreach (var chunk in chunks)
+        {
+            var events = new EventWalker(chunk);
+            while (events.Next(out var e))
+            {
+                if (e.SessionLength >= 0)
+                {
+                    if (IndexOf(sessions, chunk.AsSpan(e.SessionAt, e.SessionLength)) < 0)
+                    {
+                        sessions.Add((Encoding.UTF8.GetString(chunk, e.SessionAt, e.SessionLength), chunk.AsSpan(e.SessionAt, e.SessionLength).ToArray()));
+                    }
+                }
+            }
+        }
+
+        if (sessions.Count <= 1)
+        {
+            return sessions.Count == 0 ? [] : [(sessions[0].Id, chunks)];
+        }
+
+        var parts = new List<byte[]>[sessions.Count];
+        var writers = new SliceWriter[sessions.Count];
+        for (var i = 0; i < sessions.Count; i++)
+        {
+            parts[i] = new List<byte[]>(chunks.Length);
+            writers[i] = new SliceWriter();
+        }
+
+        foreach (var chunk in chunks)
+        {
+            var events = new EventWalker(chunk);
+            var current = -1;
+            while (events.Next(out var e))
+            {
+                var runStart = e.SessionLength >= 0;
+                if (runStart)
+                {
+                    current = IndexOf(sessions, chunk.AsSpan(e.SessionAt, e.SessionLength));
+                }
+
+                writers[current].Add(chunk, e, spellOutMethod: runStart && (e.Flags & SameMethod) != 0);
+            }
+
+            for (var i = 0; i < writers.Length; i++)
+            {
+                if (writers[i].Count > 0)
+                {
+                    parts[i].Add(writers[i].ToArrayAndReset());
+                }
+            }
+        }
+
+        var result = new List<(string SessionId, byte[][] Chunks)>(sessions.Count);
+        for (var i = 0; i < sessions.Count; i++)
+        {
+            result.Add((sessions[i].Id, [.. parts[i]]));
+        }
+
+        return result;
+    }
+
+    private static int IndexOf(List<(string Id, byte[] Utf8)> sessions, ReadOnlySpan<byte> utf8)
+    {
+        for (var i = 0; i < sessions.Count; i++)
+        {
+            if (utf8.SequenceEqual(sessions[i].Utf8))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Where one encoded event's parts are in its chunk.</summary>
+    private readonly record struct EventSpan(int Start, int End, byte Flags, int SessionAt, int SessionLength, int MethodFieldAt, int MethodAt, int MethodLength);
+
+    /// <summary>Walks a chunk's events by their lengths without decoding them; validates as <see cref="Decode(ReadOnlySpan{byte})"/> does.</summary>
+    private ref struct EventWalker
+    {
+        private readonly ReadOnlySpan<byte> _chunk;
+        private int _remaining;
+        private int _position;
+        private int _methodAt;
+        private int _methodLength;
+        private bool _seenSession;
+
+        public EventWalker(ReadOnlySpan<byte> chunk)
+        {
+            _chunk = chunk;
+            _remaining = Count(chunk);
+            _position = HeaderSize;
+            _methodLength = -1;
+        }
+
+        public bool Next(out EventSpan e)
+        {
+            if (_remaining-- == 0)
+            {
+                if (_position != _chunk.Length)
+                {
+                    throw Malformed("trailing bytes");
+                }
+
+                e = default;
+                return false;
+            }
+
+            var start = _position;
+            var flags = ReadByte(_chunk, ref _position);
+            int sessionAt = -1, sessionLength = -1;
+            if ((flags & SameSession) == 0)
+            {
+                sessionLength = ReadBlock(_chunk, ref _position).Length;
+                sessionAt = _position - sessionLength;
+                _seenSession = true;
+            }
+            else if (!_seenSession)
+            {
+                throw Malformed("first event refers to a previous session id");
+            }
+
+            if (_chunk.Length - _position < 16)
+            {
+                throw Malformed("truncated");
+            }
+
+            _position += 16;
+            var methodFieldAt = _position;
+            if ((flags & SameMethod) == 0)
+            {
+                _methodLength = ReadBlock(_chunk, ref _position).Length;
+                _methodAt = _position - _methodLength;
+            }
+            else if (_methodLength < 0)
+            {
+                throw Malformed("first event refers to a previous method");
+            }
+
+            _ = ReadBlock(_chunk, ref _position);
+            e = new EventSpan(start, _position, flags, sessionAt, sessionLength, methodFieldAt, _methodAt, _methodLength);
+            return true;
+        }
+    }
+
+    /// <summary>Builds one session's chunk out of encoded events copied from another chunk.</summary>
+    private sealed class SliceWriter
+    {
+        private byte[] _buffer = new byte[4096];
+        private int _length = HeaderSize;
+
+        public int Count { get; private set; }
+
+        public void Add(byte[] chunk, EventSpan e, bool spellOutMethod)
+        {
+            var size = e.End - e.Start + (spellOutMethod ? 4 + e.MethodLength : 0);
+            if (_length + size > _buffer.Length)
+            {
+                Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _length + size));
+            }
+
+            var target = _buffer.AsSpan(_length);
+            if (!spellOutMethod)
+            {
+                chunk.AsSpan(e.Start, e.End - e.Start).CopyTo(target);
+            }
+            else
+            {
+                target[0] = (byte)(e.Flags & ~SameMethod);
+                var head = e.MethodFieldAt - e.Start - 1;
+                chunk.AsSpan(e.Start + 1, head).CopyTo(target[1..]);
+                BinaryPrimitives.WriteInt32LittleEndian(target[(1 + head)..], e.MethodLength);
+                chunk.AsSpan(e.MethodAt, e.MethodLength).CopyTo(target[(5 + head)..]);
+                chunk.AsSpan(e.MethodFieldAt, e.End - e.MethodFieldAt).CopyTo(target[(5 + head + e.MethodLength)..]);
+            }
+
+            _length += size;
+            Count++;
+        }
+
+        public byte[] ToArrayAndReset()
+        {
+            _buffer[0] = Version;
+            BinaryPrimitives.WriteInt32LittleEndian(_buffer.AsSpan(1), Count);
+            var chunk = _buffer.AsSpan(0, _length).ToArray();
+            _length = HeaderSize;
+            Count = 0;
+            return chunk;
+        }
+    }
+
     private static InvalidDataException Malformed(string what) => new($"Malformed session event payload: {what}.");
 
     /// <summary>

@@ -15,7 +15,7 @@ namespace AgentOs.Client;
 /// await using var client = await AgentOsClient.ConnectAsync();
 /// var vm = client.Vm("my-agent");
 /// var session = await vm.CreateSessionAsync("pi");
-/// var reply = await vm.SendPromptAsync(session.SessionId, "Hello");
+/// var reply = await session.SendPromptAsync("Hello");
 /// </code>
 /// </example>
 public sealed class AgentOsClient : IAsyncDisposable

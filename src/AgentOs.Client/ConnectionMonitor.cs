@@ -27,22 +27,41 @@ internal sealed class ConnectionMonitor
 
     public void OnConnectionLost() => Volatile.Read(ref _epoch).Cancel();
 
-    /// <summary>Awaits <paramref name="call"/>, or fails with <see cref="AgentOsErrorCode.ServerUnavailable"/> when the connection drops first.</summary>
-    public async Task<T> GuardAsync<T>(Task<T> call, string what)
+    /// <summary>
+    /// Makes a grain call and awaits it, or stops waiting: with <see cref="OperationCanceledException"/>
+    /// when <paramref name="cancellationToken"/> fires (the call is not sent at all when it fired
+    /// already), with <see cref="AgentOsErrorCode.ServerUnavailable"/> when the connection drops first.
+    /// Grain methods take no token, so a call already sent runs to its end on the server either way.
+    /// </summary>
+    public async Task<T> CallAsync<T>(Func<Task<T>> call, string what, CancellationToken cancellationToken)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var lost = ConnectionLost;
+        var task = call();
+        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(lost, cancellationToken) : null;
+        var stop = linked?.Token ?? lost;
         try
         {
-            return await call.WaitAsync(lost).ConfigureAwait(false);
+            return await task.WaitAsync(stop).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (lost.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (ex.CancellationToken == stop)
         {
-            _ = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException($"Stopped waiting for {what}: the caller cancelled. A call the server had received runs to its end there.", ex, cancellationToken);
+            }
+
             throw new AgentOsException(AgentOsErrorCode.ServerUnavailable,
                 $"Lost the connection to the AgentOs server during {what}. Events committed before the loss are in the transcript; reconnect and continue (a prompt to a suspended session resumes it).");
         }
     }
 
-    public async Task GuardAsync(Task call, string what) =>
-        await GuardAsync(call.ContinueWith(static t => { t.GetAwaiter().GetResult(); return true; }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default), what).ConfigureAwait(false);
+    /// <inheritdoc cref="CallAsync{T}"/>
+    public Task CallAsync(Func<Task> call, string what, CancellationToken cancellationToken) =>
+        CallAsync(async () =>
+        {
+            await call().ConfigureAwait(false);
+            return true;
+        }, what, cancellationToken);
 }

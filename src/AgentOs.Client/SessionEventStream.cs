@@ -6,8 +6,9 @@ namespace AgentOs.Client;
 
 /// <summary>
 /// Replay-then-live reading of one session's events: every event with seq &gt; a given seq, exactly
-/// once, in seq order, with no gap. It subscribes to the VM's live stream first (buffering this
-/// session's events), pages the persisted history after that, then reads the live buffer, dropping
+/// once, in seq order, with no gap. It subscribes to the session's live stream first (the server
+/// publishes each session's events on a stream of its own, so nothing here is another session's),
+/// buffering what arrives, pages the persisted history after that, then reads the live buffer, dropping
 /// what it has already yielded and filling any gap from the store. When the live subscription
 /// fails, or a call fails transiently, it resubscribes and continues from the last seq it yielded.
 /// </summary>
@@ -21,29 +22,28 @@ internal sealed class SessionEventStream : IAsyncDisposable
 
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
 
-    private readonly VmHandle _vm;
+    private readonly SessionHandle _session;
     private readonly string _sessionId;
     private long _last;
     private Channel<SessionEvent>? _live;
     private IAsyncDisposable? _subscription;
     private bool _catchingUp;
 
-    private SessionEventStream(VmHandle vm, string sessionId, long afterSeq)
+    private SessionEventStream(SessionHandle session, long afterSeq)
     {
-        _vm = vm;
-        _sessionId = sessionId;
+        _session = session;
+        _sessionId = session.Id;
         _last = afterSeq;
     }
 
-    /// <summary>The stream behind <see cref="VmHandle.StreamSessionEventsAsync"/>.</summary>
+    /// <summary>The stream behind <see cref="SessionHandle.StreamEventsAsync"/>.</summary>
     public static async IAsyncEnumerable<SessionEvent> ReadAsync(
-        VmHandle vm, string sessionId, long afterSeq, [EnumeratorCancellation] CancellationToken cancellationToken)
+        SessionHandle session, long afterSeq, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(vm);
-        ArgumentException.ThrowIfNullOrEmpty(sessionId);
+        ArgumentNullException.ThrowIfNull(session);
         ArgumentOutOfRangeException.ThrowIfNegative(afterSeq);
 
-        var stream = new SessionEventStream(vm, sessionId, afterSeq);
+        var stream = new SessionEventStream(session, afterSeq);
         try
         {
             while (true)
@@ -94,7 +94,7 @@ internal sealed class SessionEventStream : IAsyncDisposable
                 if (++failures > MaxReconnectAttempts)
                 {
                     throw new AgentOsException(AgentOsErrorCode.ServerUnavailable,
-                        $"Lost the event stream of session '{_sessionId}' in VM '{_vm.Id}' and could not restore it after {MaxReconnectAttempts} reconnects: {ex.Message} " +
+                        $"Lost the event stream of session '{_sessionId}' in VM '{_session.Vm.Id}' and could not restore it after {MaxReconnectAttempts} reconnects: {ex.Message} " +
                         $"The last event delivered had seq {_last}; stream again from there to continue.", ex)
                     { SessionId = _sessionId };
                 }
@@ -108,7 +108,7 @@ internal sealed class SessionEventStream : IAsyncDisposable
     private async Task ConnectAsync(CancellationToken cancellationToken)
     {
         var live = Channel.CreateUnbounded<SessionEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var subscribing = _vm.SubscribeAsync(new LiveObserver(_sessionId, live.Writer), CancellationToken.None);
+        var subscribing = _session.SubscribeLiveAsync(new LiveObserver(live.Writer), CancellationToken.None);
         try
         {
             _subscription = await subscribing.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -130,7 +130,7 @@ internal sealed class SessionEventStream : IAsyncDisposable
 
     private async Task<List<SessionEvent>> ReadHistoryPageAsync(CancellationToken cancellationToken)
     {
-        var page = await _vm.GetSequencedEventsAsync(_sessionId, _last, PageSize).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var page = await _session.GetEventsAsync(_last, PageSize, cancellationToken).ConfigureAwait(false);
         if (page.Count < PageSize)
         {
             _catchingUp = false;
@@ -194,12 +194,12 @@ internal sealed class SessionEventStream : IAsyncDisposable
         while (last < before - 1)
         {
             var want = (int)Math.Min(PageSize, before - 1 - last);
-            var page = await _vm.GetSequencedEventsAsync(_sessionId, last, want).WaitAsync(cancellationToken).ConfigureAwait(false);
+            var page = await _session.GetEventsAsync(last, want, cancellationToken).ConfigureAwait(false);
             if (page.Count == 0)
             {
                 // Every published event was committed first, so this means the store lost events.
                 throw new InvalidOperationException(
-                    $"Session '{_sessionId}' in VM '{_vm.Id}': the live stream delivered seq {before} but the store has nothing after seq {last}.");
+                    $"Session '{_sessionId}' in VM '{_session.Vm.Id}': the live stream delivered seq {before} but the store has nothing after seq {last}.");
             }
 
             foreach (var e in page)
@@ -223,12 +223,13 @@ internal sealed class SessionEventStream : IAsyncDisposable
         if (e.Seq != seq)
         {
             throw new InvalidOperationException(
-                $"Session '{_sessionId}' in VM '{_vm.Id}': expected seq {seq} from the store, got {e.Seq}; the session's seq is not gapless.");
+                $"Session '{_sessionId}' in VM '{_session.Vm.Id}': expected seq {seq} from the store, got {e.Seq}; the session's seq is not gapless.");
         }
     }
 
     private static bool IsReconnectable(Exception ex, CancellationToken cancellationToken) =>
         !cancellationToken.IsCancellationRequested && ex is LiveStreamEndedException
+            or AgentOsException { Code: AgentOsErrorCode.ServerUnavailable }
             or TimeoutException
             or SiloUnavailableException
             or OrleansMessageRejectionException
@@ -252,16 +253,10 @@ internal sealed class SessionEventStream : IAsyncDisposable
 
     public ValueTask DisposeAsync() => new(DisconnectAsync());
 
-    /// <summary>Buffers one session's live events; a failed or completed subscription completes the buffer with an error.</summary>
-    private sealed class LiveObserver(string sessionId, ChannelWriter<SessionEvent> writer) : IObserver<SessionEvent>
+    /// <summary>Buffers the session's live events; a failed or completed subscription completes the buffer with an error.</summary>
+    private sealed class LiveObserver(ChannelWriter<SessionEvent> writer) : IObserver<SessionEvent>
     {
-        public void OnNext(SessionEvent value)
-        {
-            if (string.Equals(value.SessionId, sessionId, StringComparison.Ordinal))
-            {
-                writer.TryWrite(value);
-            }
-        }
+        public void OnNext(SessionEvent value) => writer.TryWrite(value);
 
         public void OnError(Exception error) => writer.TryComplete(new LiveStreamEndedException("The live event stream failed: " + error.Message, error));
 

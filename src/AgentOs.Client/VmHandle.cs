@@ -1,29 +1,29 @@
 using System.Reactive.Linq;
-using Orleans.Streams;
 
 namespace AgentOs.Client;
 
 /// <summary>
-/// A typed handle to one VM: its sessions, prompts, history, and live events. Cheap to create;
-/// every call goes to the VM's grain.
+/// A typed handle to one VM: its sessions, and every session's live events. Cheap to create;
+/// every call goes to the VM's grain. A session's own calls live on its <see cref="SessionHandle"/>
+/// (<see cref="CreateSessionAsync"/>, <see cref="Session"/>); the session-id calls here are the same
+/// calls, for code that keeps ids.
 /// </summary>
+/// <remarks>
+/// Cancelling a call's <see cref="CancellationToken"/> makes the caller stop waiting; a call the
+/// server already received runs to its end there (see <see cref="SessionHandle"/>).
+/// </remarks>
 public sealed class VmHandle
 {
-    private readonly IClusterClient _client;
-    private readonly IVmGrain _grain;
-
-    private readonly ConnectionMonitor _connection;
-
     internal VmHandle(IClusterClient client, string vmId, ConnectionMonitor connection)
     {
-        _client = client;
-        _connection = connection;
+        Client = client;
+        Connection = connection;
         Id = vmId;
-        _grain = client.GetGrain<IVmGrain>(vmId);
+        Grain = client.GetGrain<IVmGrain>(vmId);
         SessionEvents = Observable.Create<SessionEvent>(async (observer, cancellationToken) =>
         {
             var subscription = await SubscribeAsync(observer, cancellationToken).ConfigureAwait(false);
-            return (IDisposable)new SyncUnsubscriber(subscription);
+            return (IDisposable)new LiveSubscription.SyncUnsubscriber(subscription);
         });
     }
 
@@ -31,189 +31,148 @@ public sealed class VmHandle
     public string Id { get; }
 
     /// <summary>The underlying grain, for calls this handle does not wrap.</summary>
-    public IVmGrain Grain => _grain;
+    public IVmGrain Grain { get; }
+
+    internal IClusterClient Client { get; }
+
+    internal ConnectionMonitor Connection { get; }
 
     /// <summary>
     /// Every event of every session of this VM, live, in seq order per session, each only after it
     /// was committed. The subscription is set up asynchronously; to be sure it is in place before a
-    /// prompt, use <see cref="SubscribeAsync"/>. Earlier events come from <see cref="GetEventsAsync"/>.
+    /// prompt, use <see cref="SubscribeAsync"/>. Earlier events come from <see cref="GetEventsAsync"/>;
+    /// one session's history and live events, from <see cref="SessionHandle.StreamEventsAsync"/>.
     /// </summary>
     public IObservable<SessionEvent> SessionEvents { get; }
 
     /// <inheritdoc cref="IVmGrain.CreateSession"/>
-    public Task<SessionInfo> CreateSessionAsync(string agentType, CreateSessionOptions? options = null) =>
-        _connection.GuardAsync(_grain.CreateSession(agentType, options), "CreateSession");
+    /// <returns>A handle to the new session, its <see cref="SessionHandle.Info"/> set.</returns>
+    /// <param name="agentType">The agent type (a software package the server knows).</param>
+    /// <param name="options">Working directory, environment, MCP servers, permission policy, instructions.</param>
+    /// <param name="cancellationToken">
+    /// Stops waiting: a session the server started creating is still created (it then shows in
+    /// <see cref="ListPersistedSessionsAsync"/>).
+    /// </param>
+    public async Task<SessionHandle> CreateSessionAsync(string agentType, CreateSessionOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var info = await Connection.CallAsync(() => Grain.CreateSession(agentType, options), "CreateSession", cancellationToken).ConfigureAwait(false);
+        return new SessionHandle(this, info.SessionId, info);
+    }
 
-    /// <inheritdoc cref="IVmGrain.SendPrompt"/>
-    /// <exception cref="AgentOsException"><see cref="AgentOsErrorCode.ServerUnavailable"/> at once when the connection to the server is lost mid-turn.</exception>
-    public Task<PromptResult> SendPromptAsync(string sessionId, string prompt) =>
-        _connection.GuardAsync(_grain.SendPrompt(sessionId, prompt), "SendPrompt");
+    /// <summary>A handle to the existing session <paramref name="sessionId"/>; no server call (its <see cref="SessionHandle.Info"/> is null).</summary>
+    public SessionHandle Session(string sessionId)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sessionId);
+        return new SessionHandle(this, sessionId, info: null);
+    }
 
-    /// <inheritdoc cref="IVmGrain.CancelPrompt"/>
-    public Task CancelPromptAsync(string sessionId) => _grain.CancelPrompt(sessionId);
+    /// <inheritdoc cref="SessionHandle.SendPromptAsync"/>
+    public Task<PromptResult> SendPromptAsync(string sessionId, string prompt, CancellationToken cancellationToken = default) =>
+        Session(sessionId).SendPromptAsync(prompt, cancellationToken);
 
-    /// <inheritdoc cref="IVmGrain.RespondPermission"/>
-    public Task RespondPermissionAsync(string sessionId, long requestId, string optionId) => _grain.RespondPermission(sessionId, requestId, optionId);
+    /// <inheritdoc cref="SessionHandle.CancelAsync"/>
+    public Task CancelPromptAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).CancelAsync(cancellationToken);
 
-    /// <inheritdoc cref="IVmGrain.GetPendingPermissions"/>
-    public Task<IReadOnlyList<PendingPermission>> GetPendingPermissionsAsync(string sessionId) => _grain.GetPendingPermissions(sessionId);
+    /// <inheritdoc cref="SessionHandle.RespondPermissionAsync"/>
+    public Task RespondPermissionAsync(string sessionId, long requestId, string optionId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).RespondPermissionAsync(requestId, optionId, cancellationToken);
 
-    /// <inheritdoc cref="IVmGrain.GetModes"/>
-    public Task<SessionModes?> GetModesAsync(string sessionId) => _grain.GetModes(sessionId);
+    /// <inheritdoc cref="SessionHandle.GetPendingPermissionsAsync"/>
+    public Task<IReadOnlyList<PendingPermission>> GetPendingPermissionsAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).GetPendingPermissionsAsync(cancellationToken);
 
-    /// <inheritdoc cref="IVmGrain.GetConfigOptions"/>
-    public Task<IReadOnlyList<ConfigOption>> GetConfigOptionsAsync(string sessionId) => _grain.GetConfigOptions(sessionId);
+    /// <inheritdoc cref="SessionHandle.GetModesAsync"/>
+    public Task<SessionModes?> GetModesAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).GetModesAsync(cancellationToken);
 
-    /// <inheritdoc cref="IVmGrain.SetMode"/>
-    public Task SetModeAsync(string sessionId, string modeId) => _grain.SetMode(sessionId, modeId);
+    /// <inheritdoc cref="SessionHandle.GetConfigOptionsAsync"/>
+    public Task<IReadOnlyList<ConfigOption>> GetConfigOptionsAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).GetConfigOptionsAsync(cancellationToken);
 
-    /// <inheritdoc cref="IVmGrain.SetModel"/>
-    public Task SetModelAsync(string sessionId, string modelId) => _grain.SetModel(sessionId, modelId);
+    /// <inheritdoc cref="SessionHandle.SetModeAsync"/>
+    public Task SetModeAsync(string sessionId, string modeId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).SetModeAsync(modeId, cancellationToken);
 
-    /// <inheritdoc cref="IVmGrain.SetThoughtLevel"/>
-    public Task SetThoughtLevelAsync(string sessionId, string level) => _grain.SetThoughtLevel(sessionId, level);
+    /// <inheritdoc cref="SessionHandle.SetModelAsync"/>
+    public Task SetModelAsync(string sessionId, string modelId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).SetModelAsync(modelId, cancellationToken);
 
-    /// <inheritdoc cref="IVmGrain.ResumeSession"/>
-    public Task<SessionInfo> ResumeSessionAsync(string sessionId) => _connection.GuardAsync(_grain.ResumeSession(sessionId), "ResumeSession");
+    /// <inheritdoc cref="SessionHandle.SetThoughtLevelAsync"/>
+    public Task SetThoughtLevelAsync(string sessionId, string level, CancellationToken cancellationToken = default) =>
+        Session(sessionId).SetThoughtLevelAsync(level, cancellationToken);
 
-    /// <inheritdoc cref="IVmGrain.CloseSession"/>
-    public Task CloseSessionAsync(string sessionId) => _grain.CloseSession(sessionId);
+    /// <inheritdoc cref="SessionHandle.ResumeAsync"/>
+    public Task<SessionInfo> ResumeSessionAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).ResumeAsync(cancellationToken);
 
-    /// <inheritdoc cref="IVmGrain.DestroySession"/>
-    public Task DestroySessionAsync(string sessionId) => _grain.DestroySession(sessionId);
+    /// <inheritdoc cref="SessionHandle.CloseAsync"/>
+    public Task CloseSessionAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).CloseAsync(cancellationToken);
+
+    /// <inheritdoc cref="SessionHandle.DestroyAsync"/>
+    public Task DestroySessionAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).DestroyAsync(cancellationToken);
 
     /// <inheritdoc cref="IVmGrain.Sleep"/>
-    public Task SleepAsync() => _grain.Sleep();
+    /// <param name="cancellationToken">Stops waiting; a sleep the server received goes ahead.</param>
+    public Task SleepAsync(CancellationToken cancellationToken = default) =>
+        Connection.CallAsync(() => Grain.Sleep(), "Sleep", cancellationToken);
 
     /// <summary>The persisted transcript of a session, seq 1..N (works while the VM sleeps; never starts an agent). Same as <see cref="GetEventsAsync"/>.</summary>
-    public Task<IReadOnlyList<SessionEvent>> GetSessionEventsAsync(string sessionId) => GetEventsAsync(sessionId);
+    /// <param name="sessionId">The session.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public Task<IReadOnlyList<SessionEvent>> GetSessionEventsAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        GetEventsAsync(sessionId, cancellationToken);
 
-    /// <summary>Every persisted event of a session, in seq order.</summary>
-    public Task<IReadOnlyList<SessionEvent>> GetEventsAsync(string sessionId) => Decoded(_grain.GetSequencedEvents(sessionId, 0, int.MaxValue));
+    /// <inheritdoc cref="SessionHandle.GetEventsAsync(CancellationToken)"/>
+    /// <param name="sessionId">The session.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public Task<IReadOnlyList<SessionEvent>> GetEventsAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).GetEventsAsync(cancellationToken);
 
-    /// <inheritdoc cref="IVmGrain.GetSequencedEvents"/>
-    public Task<IReadOnlyList<SessionEvent>> GetSequencedEventsAsync(string sessionId, long since, int limit = 10_000) => Decoded(_grain.GetSequencedEvents(sessionId, since, limit));
-
-    /// <summary>History arrives encoded (<see cref="SessionEventBatch"/>): it is decoded here, before the caller gets it.</summary>
-    private static async Task<IReadOnlyList<SessionEvent>> Decoded(Task<IReadOnlyList<SessionEvent>> read)
-    {
-        var events = await read.ConfigureAwait(false);
-        if (events is SessionEventBatch batch)
-        {
-            _ = batch.Events;
-        }
-
-        return events;
-    }
+    /// <inheritdoc cref="SessionHandle.GetEventsAsync(long, int, CancellationToken)"/>
+    /// <param name="sessionId">The session.</param>
+    /// <param name="since">Events with a seq greater than this; 0 for the first.</param>
+    /// <param name="limit">At most this many.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public Task<IReadOnlyList<SessionEvent>> GetSequencedEventsAsync(string sessionId, long since, int limit = 10_000, CancellationToken cancellationToken = default) =>
+        Session(sessionId).GetEventsAsync(since, limit, cancellationToken);
 
     /// <inheritdoc cref="IVmGrain.ListPersistedSessions"/>
-    public Task<IReadOnlyList<PersistedSession>> ListPersistedSessionsAsync() => _grain.ListPersistedSessions();
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public Task<IReadOnlyList<PersistedSession>> ListPersistedSessionsAsync(CancellationToken cancellationToken = default) =>
+        Connection.CallAsync(() => Grain.ListPersistedSessions(), "ListPersistedSessions", cancellationToken);
 
     /// <inheritdoc cref="IVmGrain.ListSessions"/>
-    public Task<IReadOnlyList<string>> ListSessionsAsync() => _grain.ListSessions();
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public Task<IReadOnlyList<string>> ListSessionsAsync(CancellationToken cancellationToken = default) =>
+        Connection.CallAsync(() => Grain.ListSessions(), "ListSessions", cancellationToken);
 
     /// <summary>
-    /// Subscribes <paramref name="observer"/> to this VM's live events and returns once the
-    /// subscription is in place: every event committed after this returns is delivered.
+    /// Subscribes <paramref name="observer"/> to this VM's live events (every session's) and returns
+    /// once the subscription is in place: every event committed after this returns is delivered.
     /// Dispose the result to unsubscribe.
     /// </summary>
-    public async Task<IAsyncDisposable> SubscribeAsync(IObserver<SessionEvent> observer, CancellationToken cancellationToken = default)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        var stream = _client.GetStreamProvider(AgentOsNames.StreamProvider)
-            .GetStream<SessionEventBatch>(StreamId.Create(AgentOsNames.SessionEventStream, Id));
-        var handle = await stream.SubscribeAsync(
-            (batch, _) =>
-            {
-                foreach (var e in batch.Events)
-                {
-                    observer.OnNext(e);
-                }
-
-                return Task.CompletedTask;
-            },
-            ex =>
-            {
-                observer.OnError(ex);
-                return Task.CompletedTask;
-            },
-            () =>
-            {
-                observer.OnCompleted();
-                return Task.CompletedTask;
-            }).ConfigureAwait(false);
-        return new Unsubscriber(handle);
-    }
+    public Task<IAsyncDisposable> SubscribeAsync(IObserver<SessionEvent> observer, CancellationToken cancellationToken = default) =>
+        LiveSubscription.SubscribeAsync(Client, Id, sessionId: null, observer, cancellationToken);
 
     /// <summary>
-    /// Every event of session <paramref name="sessionId"/> with seq &gt; <paramref name="afterSeq"/>:
-    /// the persisted history first, then live events as they are committed, each exactly once, in
-    /// seq order, with no gap, however fast the session streams. If the live subscription fails or
-    /// the server is briefly unreachable, it resubscribes and continues after the last seq it
-    /// yielded. It never completes on its own: stop it with <paramref name="cancellationToken"/>
-    /// or by leaving the <c>await foreach</c>.
+    /// <see cref="SessionHandle.StreamEventsAsync"/> of session <paramref name="sessionId"/>: history
+    /// then live, each seq exactly once, in order, with no gap.
     /// </summary>
     /// <param name="sessionId">The session to read.</param>
     /// <param name="afterSeq">The last seq the caller already has; 0 for the whole session.</param>
     /// <param name="cancellationToken">Ends the enumeration (with <see cref="OperationCanceledException"/>).</param>
-    /// <exception cref="AgentOsException">
-    /// <see cref="AgentOsErrorCode.UnknownSession"/> when the VM has no such session;
-    /// <see cref="AgentOsErrorCode.ServerUnavailable"/> when the stream could not be restored after repeated attempts.
-    /// </exception>
-    /// <example>
-    /// <code>
-    /// await foreach (var e in vm.StreamSessionEventsAsync(sessionId, afterSeq: lastSeen, cancellationToken))
-    /// {
-    ///     lastSeen = e.Seq;
-    /// }
-    /// </code>
-    /// </example>
-    public IAsyncEnumerable<SessionEvent> StreamSessionEventsAsync(string sessionId, long afterSeq = 0, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(sessionId);
-        ArgumentOutOfRangeException.ThrowIfNegative(afterSeq);
-        return SessionEventStream.ReadAsync(this, sessionId, afterSeq, cancellationToken);
-    }
+    public IAsyncEnumerable<SessionEvent> StreamSessionEventsAsync(string sessionId, long afterSeq = 0, CancellationToken cancellationToken = default) =>
+        Session(sessionId).StreamEventsAsync(afterSeq, cancellationToken);
 
     /// <summary>
-    /// <see cref="StreamSessionEventsAsync"/> as an observable: every event of session
-    /// <paramref name="sessionId"/> with seq &gt; <paramref name="afterSeq"/>, history then live,
-    /// exactly once, in seq order, with no gap. Each subscription streams on its own; disposing it
-    /// stops the stream. It never completes on its own; OnError reports a failure the stream could
-    /// not recover from (see <see cref="StreamSessionEventsAsync"/>).
+    /// <see cref="SessionHandle.EventsFrom"/> of session <paramref name="sessionId"/>: history then
+    /// live as an observable, each seq exactly once, in order, with no gap.
     /// </summary>
     /// <param name="sessionId">The session to read.</param>
     /// <param name="afterSeq">The last seq the caller already has; 0 for the whole session.</param>
-    public IObservable<SessionEvent> SessionEventsFrom(string sessionId, long afterSeq = 0)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(sessionId);
-        ArgumentOutOfRangeException.ThrowIfNegative(afterSeq);
-        return Observable.Create<SessionEvent>(async (observer, cancellationToken) =>
-        {
-            await foreach (var e in StreamSessionEventsAsync(sessionId, afterSeq, cancellationToken).ConfigureAwait(false))
-            {
-                observer.OnNext(e);
-            }
-        });
-    }
-
-    private sealed class SyncUnsubscriber(IAsyncDisposable inner) : IDisposable
-    {
-        public void Dispose() => _ = inner.DisposeAsync().AsTask();
-    }
-
-    private sealed class Unsubscriber(StreamSubscriptionHandle<SessionEventBatch> handle) : IAsyncDisposable
-    {
-        public async ValueTask DisposeAsync()
-        {
-            try
-            {
-                await handle.UnsubscribeAsync().ConfigureAwait(false);
-            }
-            catch (Exception)
-            {
-                // The connection may be gone; nothing left to unsubscribe from.
-            }
-        }
-    }
+    public IObservable<SessionEvent> SessionEventsFrom(string sessionId, long afterSeq = 0) =>
+        Session(sessionId).EventsFrom(afterSeq);
 }

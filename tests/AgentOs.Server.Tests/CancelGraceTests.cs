@@ -37,7 +37,7 @@ public sealed class CancelGraceTests(ClusterFixture fixture)
         firstResult.Text.Should().StartWith("echo: first after", "the restored agent gets the earlier conversation along with this prompt");
         secondResult.Text.Should().Be("echo: second after");
         secondResult.LastSeq.Should().BeGreaterThan(firstResult.LastSeq);
-        await AgentProcesses.WaitForExitAsync(session.ProcessId, killIfStillRunning: true);
+        await AgentProcesses.WaitForExitAsync(session.Info!.ProcessId, killIfStillRunning: true);
 
         var events = await vm.GetEventsAsync(session.SessionId);
         var forced = JsonDocument.Parse(events.Single(e => e.Seq == cancelled.LastSeq).Params).RootElement;
@@ -45,7 +45,7 @@ public sealed class CancelGraceTests(ClusterFixture fixture)
         forced.GetProperty("forced").GetBoolean().Should().BeTrue();
         forced.GetProperty("graceMs").GetInt64().Should().Be((long)ClusterFixture.CancelGracePeriod.TotalMilliseconds);
         var restart = events.Single(e => e.Method == AgentOsEventMethods.AgentRestart);
-        restart.Params.Should().Contain("\"reason\":\"cancel_ignored\"").And.Contain($"\"pid\":{session.ProcessId}");
+        restart.Params.Should().Contain("\"reason\":\"cancel_ignored\"").And.Contain($"\"pid\":{session.Info!.ProcessId}");
         events.Where(e => e.Method is AgentOsEventMethods.TurnEnd or AgentOsEventMethods.AgentRestart or AgentOsEventMethods.AgentExit or AgentOsEventMethods.Resume
                 || (e.Method == AgentOsEventMethods.Prompt && PromptText(e) != "ignore-cancel 60000"))
             .Select(e => e.Method)
@@ -60,7 +60,7 @@ public sealed class CancelGraceTests(ClusterFixture fixture)
                 AgentOsEventMethods.TurnEnd);
 
         var restartedPid = JsonDocument.Parse(events.Last(e => e.Method == AgentOsEventMethods.AgentStart).Params).RootElement.GetProperty("pid").GetInt32();
-        restartedPid.Should().NotBe(session.ProcessId);
+        restartedPid.Should().NotBe(session.Info!.ProcessId);
         await vm.CloseSessionAsync(session.SessionId);
         await AgentProcesses.WaitForExitAsync(restartedPid, killIfStillRunning: true);
     }
@@ -90,7 +90,7 @@ public sealed class CancelGraceTests(ClusterFixture fixture)
         events.Should().NotContain(e => e.Method == AgentOsEventMethods.AgentRestart || e.Method == AgentOsEventMethods.AgentExit);
         (await vm.ListSessionsAsync()).Should().Contain(session.SessionId);
         await vm.CloseSessionAsync(session.SessionId);
-        await AgentProcesses.WaitForExitAsync(session.ProcessId, killIfStillRunning: true);
+        await AgentProcesses.WaitForExitAsync(session.Info!.ProcessId, killIfStillRunning: true);
     }
 
     [Fact]

@@ -21,7 +21,7 @@ public sealed class CrashRecoveryTests
             var vm = client.Vm("crash");
             using var live = await EventCollector.SubscribeAsync(vm);
             var session = await vm.CreateSessionAsync("mine");
-            (sessionId, agentPid) = (session.SessionId, session.ProcessId);
+            (sessionId, agentPid) = (session.SessionId, session.Info!.ProcessId);
             // The agent streams until a gate file that is never created: the turn is certainly still
             // running when the server is killed. (A fixed count raced the subscriber: under load the
             // server committed all of chunks 200000 before the subscriber had seen 5,000.)
@@ -70,7 +70,7 @@ public sealed class CrashRecoveryTests
         await vm.SendPromptAsync(session.SessionId, "hello");
 
         // No more calls: the grain deactivates after the idle timeout and stops the agent.
-        using var agent = Process.GetProcessById(session.ProcessId);
+        using var agent = Process.GetProcessById(session.Info!.ProcessId);
         await agent.WaitForExitAsync().WaitAsync(TestTimeouts.Default);
 
         (await vm.ListPersistedSessionsAsync()).Single().Status.Should().Be(SessionStatus.Suspended);

@@ -20,7 +20,7 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
 
         await vm.CloseSessionAsync(session.SessionId);
 
-        await AgentProcesses.WaitForExitAsync(session.ProcessId);
+        await AgentProcesses.WaitForExitAsync(session.Info!.ProcessId);
         (await vm.ListSessionsAsync()).Should().NotContain(session.SessionId);
         var after = await vm.GetEventsAsync(session.SessionId);
         after.Take(before.Count).Should().Equal(before, "closing keeps every event");
@@ -42,7 +42,7 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
 
         await vm.DestroySessionAsync(doomed.SessionId);
 
-        await AgentProcesses.WaitForExitAsync(doomed.ProcessId);
+        await AgentProcesses.WaitForExitAsync(doomed.Info!.ProcessId);
         (await vm.ListPersistedSessionsAsync()).Select(s => s.SessionId).Should().Equal(kept.SessionId);
         var read = () => vm.GetEventsAsync(doomed.SessionId);
         (await read.Should().ThrowAsync<AgentOsException>()).Which.Code.Should().Be(AgentOsErrorCode.UnknownSession);
@@ -72,7 +72,7 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
         var before = await vm.GetEventsAsync(session.SessionId);
 
         await vm.SleepAsync();
-        await AgentProcesses.WaitForExitAsync(session.ProcessId);
+        await AgentProcesses.WaitForExitAsync(session.Info!.ProcessId);
 
         var asleep = (await vm.ListPersistedSessionsAsync()).Single();
         asleep.Status.Should().Be(SessionStatus.Suspended);
@@ -99,12 +99,12 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
         var session = await vm.CreateSessionAsync(TestAgents.LoadsSessions);
         await vm.SendPromptAsync(session.SessionId, "hello");
         await vm.SleepAsync();
-        await AgentProcesses.WaitForExitAsync(session.ProcessId);
+        await AgentProcesses.WaitForExitAsync(session.Info!.ProcessId);
 
         var resumed = await vm.ResumeSessionAsync(session.SessionId);
         var info = Json((await vm.SendPromptAsync(session.SessionId, "info")).Text);
 
-        resumed.AcpSessionId.Should().Be(session.AcpSessionId, "session/load restores the agent's own session");
+        resumed.AcpSessionId.Should().Be(session.Info!.AcpSessionId, "session/load restores the agent's own session");
         info.GetProperty("restoredVia").GetString().Should().Be("load");
         var events = await vm.GetEventsAsync(session.SessionId);
         var resume = Json(events.Single(e => e.Method == AgentOsEventMethods.Resume));
@@ -120,7 +120,7 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
         var session = await vm.CreateSessionAsync(TestAgents.ResumesSessions);
         await vm.SendPromptAsync(session.SessionId, "hello");
         await vm.SleepAsync();
-        await AgentProcesses.WaitForExitAsync(session.ProcessId);
+        await AgentProcesses.WaitForExitAsync(session.Info!.ProcessId);
 
         await vm.ResumeSessionAsync(session.SessionId);
         var info = Json((await vm.SendPromptAsync(session.SessionId, "info")).Text);
@@ -172,7 +172,7 @@ public sealed class DurableSessionTests(ClusterFixture fixture)
         });
         await vm.SendPromptAsync(session.SessionId, "hello");
         await vm.SleepAsync();
-        await AgentProcesses.WaitForExitAsync(session.ProcessId);
+        await AgentProcesses.WaitForExitAsync(session.Info!.ProcessId);
 
         // Checked before the agent is asked to print it (its answer is, rightly, in the transcript).
         var vmDir = Path.Combine(fixture.DataDirectory, "vms", vm.Id);

@@ -149,7 +149,7 @@ public sealed class PermissionPolicyTests(ClusterFixture fixture)
 
         // The turn ends either way: with the agent's answer to 'cancelled', or because its agent stopped.
         await turn.ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(TestTimeouts.Default);
-        await AgentProcesses.WaitForExitAsync(session.ProcessId, killIfStillRunning: true);
+        await AgentProcesses.WaitForExitAsync(session.Info!.ProcessId, killIfStillRunning: true);
         var events = await vm.GetEventsAsync(session.SessionId);
         var answer = events.Single(e => e.Method == AgentOsEventMethods.ClientResponse);
         var exit = events.Single(e => e.Method == AgentOsEventMethods.AgentExit);

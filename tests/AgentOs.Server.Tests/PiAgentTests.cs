@@ -60,7 +60,7 @@ public sealed class PiAgentTests(PiFixture fixture)
         var software = Path.Combine(fixture.DataDirectory, "software");
         Directory.GetDirectories(software).Should().ContainSingle(d => Path.GetFileName(d).StartsWith("pi-", StringComparison.Ordinal),
             "one install serves both sessions, and no temporary folder is left behind");
-        sessions[0].AgentInfo!.Name.Should().Be("pi-acp");
+        sessions[0].Info!.AgentInfo!.Name.Should().Be("pi-acp");
 
         var reply = await first.SendPromptAsync(sessions[0].SessionId, "Say hello");
         reply.StopReason.Should().Be("end_turn");
@@ -114,7 +114,7 @@ public sealed class PiAgentTests(PiFixture fixture)
         await vm.SendPromptAsync(pi.SessionId, "Remember the word pineapple-7");
 
         await vm.SleepAsync();
-        await AgentProcesses.WaitForExitAsync(pi.ProcessId);
+        await AgentProcesses.WaitForExitAsync(pi.Info!.ProcessId);
 
         var before = fixture.Llm.Requests().Count;
         var reply = await vm.SendPromptAsync(pi.SessionId, "Which word did I ask you to remember?");

@@ -91,8 +91,8 @@ public sealed class RuntimeConfigTests(ClusterFixture fixture)
     {
         var vm = fixture.NewVm();
         var session = await vm.CreateSessionAsync(TestAgents.LegacyConfig);
-        session.ConfigOptions.Should().BeEmpty();
-        session.Models!.AvailableModels.Select(m => m.ModelId).Should().Equal("fast", "smart");
+        session.Info!.ConfigOptions.Should().BeEmpty();
+        session.Info!.Models!.AvailableModels.Select(m => m.ModelId).Should().Equal("fast", "smart");
 
         await vm.SetModelAsync(session.SessionId, "smart");
         var unknownModel = () => vm.SetModelAsync(session.SessionId, "huge");
@@ -117,10 +117,10 @@ public sealed class RuntimeConfigTests(ClusterFixture fixture)
         (await vm.SendPromptAsync(session.SessionId, "switch-option model smart")).Text.Should().Be("switched");
 
         await vm.SleepAsync();
-        await AgentProcesses.WaitForExitAsync(session.ProcessId);
+        await AgentProcesses.WaitForExitAsync(session.Info!.ProcessId);
         var resumed = await vm.ResumeSessionAsync(session.SessionId);
 
-        resumed.ProcessId.Should().NotBe(session.ProcessId, "a new agent process, which starts from its own defaults");
+        resumed.ProcessId.Should().NotBe(session.Info!.ProcessId, "a new agent process, which starts from its own defaults");
         resumed.Modes!.CurrentModeId.Should().Be("plan");
         (await vm.GetModesAsync(session.SessionId))!.CurrentModeId.Should().Be("plan");
         (await vm.GetConfigOptionsAsync(session.SessionId)).Select(o => o.CurrentValue).Should().Equal("smart", "high");

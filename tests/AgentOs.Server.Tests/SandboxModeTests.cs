@@ -70,8 +70,8 @@ public sealed class SandboxModeTests
 
         failure.Which.Code.Should().Be(AgentOsErrorCode.SoftwareUnavailable);
         failure.Which.Message.Should().Contain("needs Node.js 20+ and npm");
-        (await vm.CreateSessionAsync("mine")).AgentType.Should().Be("mine", "the server and its other agent types go on");
+        (await vm.CreateSessionAsync("mine")).Info!.AgentType.Should().Be("mine", "the server and its other agent types go on");
     }
 
-    private static async Task<string> Say(VmHandle vm, SessionInfo session, string prompt) => (await vm.SendPromptAsync(session.SessionId, prompt)).Text;
+    private static async Task<string> Say(VmHandle vm, SessionHandle session, string prompt) => (await vm.SendPromptAsync(session.SessionId, prompt)).Text;
 }

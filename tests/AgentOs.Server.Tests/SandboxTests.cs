@@ -120,7 +120,7 @@ public sealed class SandboxTests(ClusterFixture fixture)
         (await Say(vm, neighbour, "cat /home/agentos/project/notes.txt")).Should().Be("kept\n");
 
         await vm.SleepAsync();
-        await AgentProcesses.WaitForExitAsync(session.ProcessId);
+        await AgentProcesses.WaitForExitAsync(session.Info!.ProcessId);
 
         var woken = await vm.CreateSessionAsync(TestAgents.Default, new CreateSessionOptions { Cwd = "/home/agentos/project" });
         (await Say(vm, woken, "sh pwd; cat notes.txt; ls /tmp/scratch")).Should().Be(
@@ -147,11 +147,11 @@ public sealed class SandboxTests(ClusterFixture fixture)
         (await Say(vm, both, "instructions")).Should().EndWith("Answer in haiku.");
     }
 
-    private async Task<(VmHandle Vm, SessionInfo Session)> StartAsync()
+    private async Task<(VmHandle Vm, SessionHandle Session)> StartAsync()
     {
         var vm = fixture.NewVm();
         return (vm, await vm.CreateSessionAsync(TestAgents.Default));
     }
 
-    private static async Task<string> Say(VmHandle vm, SessionInfo session, string prompt) => (await vm.SendPromptAsync(session.SessionId, prompt)).Text;
+    private static async Task<string> Say(VmHandle vm, SessionHandle session, string prompt) => (await vm.SendPromptAsync(session.SessionId, prompt)).Text;
 }

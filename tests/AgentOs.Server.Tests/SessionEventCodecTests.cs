@@ -110,6 +110,45 @@ public sealed class SessionEventCodecTests
     }
 
     [Fact]
+    public void SplitBySession_OfInterleavedSessions_GivesEachItsOwnEventsInOrder()
+    {
+        // Three sessions in runs that change session and method at different points, over several chunks,
+        // so a run of one session often starts with "same method as the previous (other session's) event".
+        var sessions = new[] { "session-a", "session-b", "session-c" };
+        var seqs = new Dictionary<string, long>();
+        var events = Enumerable.Range(1, 5_000)
+            .Select(i =>
+            {
+                var id = sessions[i / 3 % 3];
+                seqs[id] = seqs.GetValueOrDefault(id) + 1;
+                return new SessionEvent(id, seqs[id], T0.AddMilliseconds(i), i / 11 % 2 == 0 ? "session/update" : "x/ü", $"{{\"i\":{i},\"pad\":\"{new string('p', i % 300)}\"}}");
+            })
+            .ToArray();
+        var batch = new SessionEventBatch(SessionEventCodec.EncodeChunks(events));
+
+        var parts = batch.SplitBySession();
+
+        parts.Select(p => p.SessionId).Should().Equal(sessions[0], sessions[1], sessions[2]);
+        foreach (var (sessionId, part) in parts)
+        {
+            part.Should().Equal(events.Where(e => e.SessionId == sessionId), "each part holds exactly its session's events, in order");
+            part.Count.Should().Be(events.Count(e => e.SessionId == sessionId));
+        }
+    }
+
+    [Fact]
+    public void SplitBySession_OfOneSession_IsTheBatchItself()
+    {
+        var batch = new SessionEventBatch(SessionEventCodec.EncodeChunks(
+            Enumerable.Range(1, 3_000).Select(i => new SessionEvent("only", i, T0, "session/update", $"{{\"i\":{i},\"pad\":\"{new string('p', 50)}\"}}")).ToArray()));
+
+        var parts = batch.SplitBySession();
+
+        parts.Should().ContainSingle().Which.Should().Be(("only", batch), "a batch of one session is published as it is, not copied");
+        new SessionEventBatch(SessionEventCodec.EncodeChunks([])).SplitBySession().Should().BeEmpty();
+    }
+
+    [Fact]
     public void Writer_WithAChunkSize_GivesAnEventLargerThanAChunkItsOwnChunk()
     {
         var big = "{\"t\":\"" + new string('b', SessionEventCodec.ChunkSize * 2) + "\"}";

@@ -15,17 +15,17 @@ public sealed class VmGrainTests(ClusterFixture fixture)
         var session = await vm.CreateSessionAsync(TestAgents.Default);
 
         session.SessionId.Should().NotBeNullOrEmpty();
-        session.AgentType.Should().Be(TestAgents.Default);
-        session.AcpSessionId.Should().StartWith("ts-");
-        session.AgentInfo!.Name.Should().Be("agentos-test-agent");
-        session.Capabilities.LoadSession.Should().BeFalse();
-        session.Capabilities.PromptEmbeddedContext.Should().BeTrue();
-        session.Capabilities.Json.Should().Contain("promptCapabilities");
-        session.Modes!.CurrentModeId.Should().Be("default");
-        session.Modes.AvailableModes.Select(m => m.Id).Should().Equal("default", "plan");
-        session.ConfigOptions.Select(o => o.Category).Should().Equal("model", "thought_level");
-        session.ConfigOptions[0].Options.Select(o => o.Value).Should().Equal("fast", "smart");
-        session.ProcessId.Should().BePositive();
+        session.Info!.AgentType.Should().Be(TestAgents.Default);
+        session.Info!.AcpSessionId.Should().StartWith("ts-");
+        session.Info!.AgentInfo!.Name.Should().Be("agentos-test-agent");
+        session.Info!.Capabilities.LoadSession.Should().BeFalse();
+        session.Info!.Capabilities.PromptEmbeddedContext.Should().BeTrue();
+        session.Info!.Capabilities.Json.Should().Contain("promptCapabilities");
+        session.Info!.Modes!.CurrentModeId.Should().Be("default");
+        session.Info!.Modes.AvailableModes.Select(m => m.Id).Should().Equal("default", "plan");
+        session.Info!.ConfigOptions.Select(o => o.Category).Should().Equal("model", "thought_level");
+        session.Info!.ConfigOptions[0].Options.Select(o => o.Value).Should().Equal("fast", "smart");
+        session.Info!.ProcessId.Should().BePositive();
         (await vm.ListSessionsAsync()).Should().Contain(session.SessionId);
     }
 
@@ -301,7 +301,7 @@ public sealed class VmGrainTests(ClusterFixture fixture)
 
         await vm.SendPromptAsync(session.SessionId, "stderr a line for the logs");
 
-        fixture.Stderr.Should().Contain(c => c.SessionId == session.SessionId && c.VmId == vm.Id && c.Pid == session.ProcessId
+        fixture.Stderr.Should().Contain(c => c.SessionId == session.SessionId && c.VmId == vm.Id && c.Pid == session.Info!.ProcessId
             && c.AgentType == TestAgents.Default && c.Chunk.Contains("a line for the logs"));
     }
 

@@ -1,4 +1,5 @@
 using AgentOs.Agents;
+using AgentOs.Events;
 using AgentOs.Sandbox;
 using AgentOs.Sessions;
 using AgentOs.Software;
@@ -91,6 +92,8 @@ public static class SiloBuilderExtensions
                 o.DataMaxAgeInCache = TimeSpan.FromSeconds(30);
             }));
         });
+        // A session's own subscribers are sent only the batches that hold its events.
+        silo.AddStreamFilter<SessionStreamFilter>(AgentOsNames.StreamProvider);
         silo.AddMemoryGrainStorage("PubSubStore");
         return silo;
     }
