@@ -24,6 +24,7 @@ internal static class AgentLaunchPlanner
 
     public static AgentLaunchPlan Plan(AgentSandbox sandbox, VmPaths paths, string sessionId, AgentType type, CreateSessionOptions options, string vmCwd, bool network)
     {
+        SessionEnvironment.Validate(options.Env, sessionId); // also a session stored before the check existed, at its resume
         var env = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             ["PATH"] = sandbox.SearchPath,
@@ -45,7 +46,7 @@ internal static class AgentLaunchPlanner
         if (text is not null && type.TakesInstructions)
         {
             var hostFile = Path.Combine(paths.Run, sessionId, InstructionsFileName);
-            Directory.CreateDirectory(Path.GetDirectoryName(hostFile)!);
+            PrivateFiles.CreateDirectory(Path.GetDirectoryName(hostFile)!);
             File.WriteAllText(hostFile, text);
             var agentFile = sandbox.AgentFilePath(hostFile, InstructionsFileName);
             files.Add(new SandboxFile(hostFile, agentFile));

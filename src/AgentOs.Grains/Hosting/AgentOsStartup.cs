@@ -1,3 +1,4 @@
+using AgentOs.Layout;
 using AgentOs.Sandbox;
 using AgentOs.Software;
 using Microsoft.Extensions.DependencyInjection;
@@ -22,6 +23,12 @@ internal sealed partial class AgentOsStartup(IServiceProvider services, Software
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        var data = options.Value.DataDirectoryFullPath;
+        if (PrivateFiles.RestrictDataDirectory(data))
+        {
+            Log.DataDirectoryRestricted(logger, data);
+        }
+
         _sandbox = Task.Run(() => _ = services.GetRequiredService<AgentSandbox>().Name, CancellationToken.None);
         var packages = options.Value.Preinstall.Select(name => BuiltInSoftware.Find(name) ?? throw new InvalidOperationException(
             $"AgentOs:Preinstall names '{name}', which is not a software package (known: {string.Join(", ", BuiltInSoftware.All.Select(p => p.Name))}).")).ToList();
@@ -52,6 +59,9 @@ internal sealed partial class AgentOsStartup(IServiceProvider services, Software
 
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "The data directory {DataDirectory} was readable by other users; it is now 0700 (the server's user only)")]
+        public static partial void DataDirectoryRestricted(ILogger logger, string dataDirectory);
+
         [LoggerMessage(Level = LogLevel.Error, Message = "Preinstalling '{Name}' failed; sessions of that type will try again: {Reason}")]
         public static partial void PreinstallFailed(ILogger logger, string name, string reason);
     }

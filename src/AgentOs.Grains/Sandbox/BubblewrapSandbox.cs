@@ -7,10 +7,10 @@ namespace AgentOs.Sandbox;
 /// cgroup namespace; the host's system directories read-only and nothing else of the host but a
 /// short list of <c>/etc</c> files; the VM's home read-write at <c>/home/agentos</c>; a private
 /// <c>/tmp</c>, its own <c>/proc</c>, a minimal <c>/dev</c>; killed with the server
-/// (<c>--die-with-parent</c>). The environment is passed through bwrap's own, never on its
+/// (<c>--die-with-parent</c>); no nested user namespaces (<c>--disable-userns</c>, bwrap 0.8+). The environment is passed through bwrap's own, never on its
 /// command line, so secrets do not show in <c>ps</c>.
 /// </summary>
-internal sealed class BubblewrapSandbox(string bwrap, bool network, string identityDirectory) : AgentSandbox
+internal sealed class BubblewrapSandbox(string bwrap, bool network, string identityDirectory, bool disableUserNamespaces) : AgentSandbox
 {
     /// <summary>Where server-made files appear inside the sandbox.</summary>
     public const string RunDirectory = "/run/agentos";
@@ -43,6 +43,12 @@ internal sealed class BubblewrapSandbox(string bwrap, bool network, string ident
             "--hostname", "agentos",
             "--cap-drop", "ALL",
         };
+        if (disableUserNamespaces)
+        {
+            // No nested user namespace (the way in to most kernel local-root bugs): bwrap 0.8 sets user.max_user_namespaces to 1 inside.
+            args.Add("--disable-userns");
+        }
+
         if (!network)
         {
             args.Add("--unshare-net");

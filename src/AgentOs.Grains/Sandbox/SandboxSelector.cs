@@ -19,14 +19,21 @@ internal static partial class SandboxSelector
         }
 
         var bwrap = FindOnPath("bwrap");
-        var problem = bwrap is null ? "bwrap was not found on PATH (Debian/Ubuntu: apt-get install bubblewrap)" : Probe(bwrap);
+        var problem = bwrap is null ? "bwrap was not found on PATH (Debian/Ubuntu: apt-get install bubblewrap)" : Probe(bwrap, ["--disable-userns"]);
+        var disableUserNamespaces = problem is null;
+        if (problem is not null && bwrap is not null && Probe(bwrap, []) is null)
+        {
+            Log.NestedUserNamespacesOpen(logger, bwrap);
+            problem = null;
+        }
+
         if (problem is null)
         {
             var identity = Path.Combine(options.DataDirectoryFullPath, "sandbox");
             BubblewrapSandbox.WriteIdentity(identity);
-            Log.Bubblewrap(logger, bwrap!, options.SandboxNetwork ? "kept" : "cut", string.Join(", ", Software.CommonTools.Present),
+            Log.Bubblewrap(logger, bwrap!, options.SandboxNetwork ? "kept" : "cut", disableUserNamespaces ? "refused" : "NOT refused", string.Join(", ", Software.CommonTools.Present),
                 Software.CommonTools.Missing.Count == 0 ? "none" : string.Join(", ", Software.CommonTools.Missing));
-            return new BubblewrapSandbox(bwrap!, options.SandboxNetwork, identity);
+            return new BubblewrapSandbox(bwrap!, options.SandboxNetwork, identity, disableUserNamespaces);
         }
 
         if (options.Sandbox == SandboxMode.Bubblewrap)
@@ -39,7 +46,7 @@ internal static partial class SandboxSelector
     }
 
     /// <summary>Starts one throw-away sandbox; null when it works, else what went wrong.</summary>
-    private static string? Probe(string bwrap)
+    private static string? Probe(string bwrap, string[] extra)
     {
         var start = new ProcessStartInfo(bwrap)
         {
@@ -47,7 +54,7 @@ internal static partial class SandboxSelector
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in (string[])["--unshare-user", "--unshare-pid", "--cap-drop", "ALL", .. BubblewrapSandbox.SystemDirectoryArgs(), "--proc", "/proc", "--", "true"])
+        foreach (var arg in (string[])["--unshare-user", .. extra, "--unshare-pid", "--cap-drop", "ALL", .. BubblewrapSandbox.SystemDirectoryArgs(), "--proc", "/proc", "--", "true"])
         {
             start.ArgumentList.Add(arg);
         }
@@ -77,8 +84,11 @@ internal static partial class SandboxSelector
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Information, Message = "Agents run under bubblewrap ({Bwrap}); network {Network}; common tools from the host, read-only: {Tools} (not on this host: {Missing})")]
-        public static partial void Bubblewrap(ILogger logger, string bwrap, string network, string tools, string missing);
+        [LoggerMessage(Level = LogLevel.Information, Message = "Agents run under bubblewrap ({Bwrap}); network {Network}; nested user namespaces {UserNamespaces}; common tools from the host, read-only: {Tools} (not on this host: {Missing})")]
+        public static partial void Bubblewrap(ILogger logger, string bwrap, string network, string userNamespaces, string tools, string missing);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "{Bwrap} does not support --disable-userns (bubblewrap 0.8 or later does): agents can create nested user namespaces, the way in to many kernel local-root bugs. Upgrade bubblewrap.")]
+        public static partial void NestedUserNamespacesOpen(ILogger logger, string bwrap);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "AGENTS ARE NOT SANDBOXED: {Reason}. Agents run as host processes with the server's user: their fs/* requests stay confined to the VM, but their own processes can read anything that user can. Install bubblewrap for real isolation.")]
         public static partial void HostProcesses(ILogger logger, string reason);

@@ -1,3 +1,4 @@
+using AgentOs.Layout;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
@@ -51,7 +52,8 @@ internal sealed class VmStore : IDisposable
     public VmStore(string databasePath)
     {
         DatabasePath = databasePath;
-        Directory.CreateDirectory(Path.GetDirectoryName(databasePath)!);
+        PrivateFiles.CreateDirectory(Path.GetDirectoryName(databasePath)!);
+        PrivateFiles.CreateFile(databasePath); // 0600, and so its -wal and -shm
         var builder = new SqliteConnectionStringBuilder { DataSource = databasePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false };
         _writer = new SqliteConnection(builder.ToString());
         _writer.Open();

@@ -49,7 +49,7 @@ internal sealed class VmGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _paths = new VmPaths(_options.DataDirectory, Id, sandbox.MapsHome);
-        Directory.CreateDirectory(_paths.HostHome);
+        PrivateFiles.CreateDirectory(_paths.HostHome);
         _store = new VmStore(_paths.Database);
         _lifecycle = new SessionLifecycle(_store, Id);
         var recovered = _lifecycle.RecoverAfterRestart();
@@ -77,6 +77,7 @@ internal sealed class VmGrain(
         _paths.ToHost(cwd); // validates before anything is created
         McpServerMapping.Validate(options.McpServers);
         PermissionBroker.Validate(options);
+        SessionEnvironment.Validate(options.Env);
         var type = await agentTypes.ResolveAsync(agentType); // installs the software package on first use
 
         var sessionId = Guid.CreateVersion7().ToString("N");

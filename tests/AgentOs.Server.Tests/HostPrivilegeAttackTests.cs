@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Runtime.Versioning;
+using AgentOs.Client;
+using AgentOs.Server.Tests.Infrastructure;
+
+namespace AgentOs.Server.Tests;
+
+/// <summary>
+/// Attacks on the host through what a session may set or do (issue 12, items 2, 4 and 5): a library the
+/// agent built, named in a session's Env, must never be loaded on the host; the sandbox must not open
+/// nested user namespaces; the data directory must not be readable by other local users.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+[SupportedOSPlatform("linux")]
+public sealed class HostPrivilegeAttackTests(ClusterFixture fixture)
+{
+    [Fact]
+    public async Task LdPreloadInSessionEnv_OfALibraryTheAgentBuilt_IsRefused_AndNothingRunsOnTheHost()
+    {
+        var gcc = HostTool("gcc");
+        var vm = fixture.NewVm();
+        await vm.CreateSessionAsync(TestAgents.Default); // the VM and its home exist
+        // What an agent can do in its own home: build a library whose constructor runs wherever it is loaded.
+        // The marker is on the host's /tmp, which the sandboxed agent itself cannot reach (its /tmp is private).
+        var marker = Path.Combine(Path.GetTempPath(), "agentos-preload-" + Guid.NewGuid().ToString("N"));
+        var library = Path.Combine(fixture.VmHome(vm.Id), "evil.so");
+        var source = Path.Combine(fixture.VmHome(vm.Id), "evil.c");
+        await File.WriteAllTextAsync(source, $$"""
+            #include <fcntl.h>
+            #include <unistd.h>
+            __attribute__((constructor)) static void run(void) { int fd = open("{{marker}}", O_CREAT | O_WRONLY, 0600); if (fd >= 0) close(fd); }
+            """);
+        Run(gcc, "-shared", "-fPIC", "-o", library, source);
+
+        try
+        {
+            var refusals = new List<AgentOsException>();
+            foreach (var key in new[] { "LD_PRELOAD", "LD_AUDIT", "LD_LIBRARY_PATH", "GCONV_PATH", "GLIBC_TUNABLES" })
+            {
+                try
+                {
+                    var session = await vm.CreateSessionAsync(TestAgents.Default, new CreateSessionOptions { Env = new Dictionary<string, string> { [key] = key == "LD_LIBRARY_PATH" || key == "GCONV_PATH" ? fixture.VmHome(vm.Id) : library } });
+                    await session.CloseAsync();
+                }
+                catch (AgentOsException ex)
+                {
+                    refusals.Add(ex);
+                }
+            }
+
+            File.Exists(marker).Should().BeFalse("a library the agent built must never be loaded by a process on the host (it ran as the server's user)");
+            refusals.Should().HaveCount(5).And.OnlyContain(e => e.Code == AgentOsErrorCode.InvalidArgument, "a session may not set a variable of the dynamic loader or the C library");
+            refusals.Select(e => e.Message).Should().Contain(m => m.Contains("LD_PRELOAD"), "the error names the key");
+        }
+        finally
+        {
+            File.Delete(marker);
+        }
+    }
+
+    [Theory]
+    [InlineData("A=B")]
+    [InlineData("")]
+    [InlineData("1ABC")]
+    [InlineData("KEY\0X")]
+    [InlineData("WITH SPACE")]
+    public async Task SessionEnv_WithAKeyThatIsNoVariableName_IsRefused(string key)
+    {
+        var vm = fixture.NewVm();
+        var create = () => vm.CreateSessionAsync(TestAgents.Default, new CreateSessionOptions { Env = new Dictionary<string, string> { [key] = "x" } });
+        (await create.Should().ThrowAsync<AgentOsException>()).Which.Code.Should().Be(AgentOsErrorCode.InvalidArgument);
+        (await vm.ListPersistedSessionsAsync()).Should().BeEmpty("nothing is created for a refused session");
+    }
+
+    [Fact]
+    public async Task SessionEnv_WithANulInAValue_IsRefused()
+    {
+        var vm = fixture.NewVm();
+        var create = () => vm.CreateSessionAsync(TestAgents.Default, new CreateSessionOptions { Env = new Dictionary<string, string> { ["TOKEN"] = "a\0b" } });
+        (await create.Should().ThrowAsync<AgentOsException>()).Which.Code.Should().Be(AgentOsErrorCode.InvalidArgument);
+    }
+
+    [Fact]
+    public async Task Agent_CannotCreateANestedUserNamespace()
+    {
+        var vm = fixture.NewVm();
+        var session = await vm.CreateSessionAsync(TestAgents.Default);
+
+        var reply = (await session.SendPromptAsync("sh unshare --user --map-root-user id -u 2>&1")).Text;
+
+        reply.Should().NotBe("exit 0\n0", "a root with every capability in a fresh user namespace is where most kernel local-root exploits start");
+        reply.Should().StartWith("exit 1");
+    }
+
+    [Fact]
+    public async Task TheDataDirectory_AndAVmsDatabase_AreTheServersUsersAlone()
+    {
+        var vm = fixture.NewVm();
+        await vm.CreateSessionAsync(TestAgents.Default);
+        var vmDirectory = Path.Combine(fixture.DataDirectory, "vms", vm.Id);
+
+        GroupOrOther(File.GetUnixFileMode(fixture.DataDirectory)).Should().Be(0, "the data directory is 0700");
+        GroupOrOther(File.GetUnixFileMode(vmDirectory)).Should().Be(0, "a VM's folder is 0700");
+        foreach (var file in new[] { "vm.db", "vm.db-wal", "vm.db-shm" }.Select(f => Path.Combine(vmDirectory, f)).Where(File.Exists))
+        {
+            GroupOrOther(File.GetUnixFileMode(file)).Should().Be(0, $"{Path.GetFileName(file)} is 0600");
+        }
+    }
+
+    private static int GroupOrOther(UnixFileMode mode) => (int)mode & 0b000_111_111;
+
+    private static string HostTool(string name) =>
+        new[] { "/usr/bin", "/usr/local/bin", "/bin" }.Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists)
+        ?? throw new InvalidOperationException($"{name} is needed to build the attacker's library (apt-get install {name}; .ci/run installs it).");
+
+    private static void Run(string command, params string[] args)
+    {
+        var start = new ProcessStartInfo(command) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        process.ExitCode.Should().Be(0, $"{command} {string.Join(' ', args)} failed: {stderr}");
+    }
+}
