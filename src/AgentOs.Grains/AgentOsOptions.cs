@@ -32,6 +32,12 @@ public sealed class AgentOsOptions
     /// </summary>
     public TimeSpan VmIdleTimeout { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>
+    /// The largest file an agent may read through ACP <c>fs/read_text_file</c> (checked before reading),
+    /// in bytes. Default 10 MiB.
+    /// </summary>
+    public long MaxFsReadBytes { get; set; } = 10 * 1024 * 1024;
+
     /// <summary>Largest prompt accepted, in characters. Default 1,000,000.</summary>
     public int MaxPromptLength { get; set; } = 1_000_000;
 

@@ -107,6 +107,56 @@ public sealed class HostPrivilegeAttackTests(ClusterFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task FsRequests_WhileTheAgentSwapsADirectoryAndASymlink_NeverReadOrWriteOutsideTheHome()
+    {
+        const int Attempts = 2000;
+        var gcc = HostTool("gcc");
+        var vm = fixture.NewVm();
+        var session = await vm.CreateSessionAsync(TestAgents.Default);
+        var home = fixture.VmHome(vm.Id);
+        var outside = Directory.CreateTempSubdirectory("agentos-outside-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(outside, "f"), "OUTSIDE-SECRET");
+            Directory.CreateDirectory(Path.Combine(home, "d"));
+            await File.WriteAllTextAsync(Path.Combine(home, "d", "f"), "inside");
+            File.CreateSymbolicLink(Path.Combine(home, "l"), outside); // the host path the server would follow
+            // The agent's own tool: swap d and l (renameat2 RENAME_EXCHANGE) as fast as it can, in the background.
+            await File.WriteAllTextAsync(Path.Combine(home, "swap.c"), """
+                #define _GNU_SOURCE
+                #include <fcntl.h>
+                #include <stdio.h>
+                #include <sys/syscall.h>
+                #include <unistd.h>
+                int main(int argc, char **argv) { for (;;) syscall(SYS_renameat2, AT_FDCWD, argv[1], AT_FDCWD, argv[2], 2 /* RENAME_EXCHANGE */); }
+                """);
+            Run(gcc, "-O2", "-o", Path.Combine(home, "swap"), Path.Combine(home, "swap.c"));
+            (await session.SendPromptAsync("sh cd /home/agentos && nohup ./swap d l >/dev/null 2>&1 & echo started")).Text.Should().Be("exit 0\nstarted");
+
+            var leaked = 0;
+            for (var i = 0; i < Attempts; i++)
+            {
+                if ((await session.SendPromptAsync("read /home/agentos/d/f")).Text.Contains("OUTSIDE-SECRET", StringComparison.Ordinal))
+                {
+                    leaked++;
+                }
+
+                await session.SendPromptAsync($"write /home/agentos/d/f pwned-{i}");
+            }
+
+            leaked.Should().Be(0, $"no fs/read_text_file of {Attempts} read the file outside the home");
+            (await File.ReadAllTextAsync(Path.Combine(outside, "f"))).Should().Be("OUTSIDE-SECRET", $"no fs/write_text_file of {Attempts} wrote outside the home");
+            Directory.GetFileSystemEntries(outside).Should().ContainSingle("nothing was created outside the home");
+            (await session.GetEventsAsync()).Should().NotContain(e => e.Params.Contains("OUTSIDE-SECRET"), "the transcript holds nothing from outside the home");
+        }
+        finally
+        {
+            await session.CloseAsync();
+            Directory.Delete(outside, recursive: true);
+        }
+    }
+
     private static int GroupOrOther(UnixFileMode mode) => (int)mode & 0b000_111_111;
 
     private static string HostTool(string name) =>

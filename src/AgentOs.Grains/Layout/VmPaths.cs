@@ -40,35 +40,26 @@ internal sealed class VmPaths
     }
 
     /// <summary>
-    /// Maps a path the agent sent (an fs/* request) to the host. Inside a sandbox it is a VM path;
-    /// host-process agents see the host folder, so that prefix is accepted too. Anything that leaves
-    /// the VM's home, also through a symlink, is an <see cref="AgentOsErrorCode.InvalidPath"/> error.
+    /// Maps a path the agent sent (an fs/* request) to a path relative to the VM's home, by its letters only
+    /// (<see cref="HomeFiles"/> resolves it, symlinks and all, in the kernel, beneath the home). Inside a sandbox
+    /// it is a VM path; host-process agents see the host folder, so that prefix is accepted too. A path outside
+    /// the home is an <see cref="AgentOsErrorCode.InvalidPath"/> error.
     /// </summary>
-    public string FromAgent(string agentPath)
+    public string RelativeFromAgent(string agentPath)
     {
         if (AgentHome != Home && agentPath is not null && agentPath.StartsWith('/') &&
             Path.GetFullPath(agentPath) is var full && (full == HostHome || full.StartsWith(HostHome + "/", StringComparison.Ordinal)))
         {
-            return ToHost(Home + full[HostHome.Length..]);
+            agentPath = Home + full[HostHome.Length..];
         }
 
-        return ToHost(agentPath!);
+        return Normalize(agentPath!)[Home.Length..].TrimStart('/');
     }
 
     /// <summary>Maps a VM path (absolute, under <see cref="Home"/>) to the host; anything else is an <see cref="AgentOsErrorCode.InvalidPath"/> error.</summary>
     public string ToHost(string vmPath)
     {
-        if (string.IsNullOrWhiteSpace(vmPath) || !vmPath.StartsWith('/') || vmPath.Contains('\0', StringComparison.Ordinal))
-        {
-            throw InvalidPath(vmPath);
-        }
-
-        var normalized = Path.GetFullPath(vmPath); // collapses "." and ".."
-        if (normalized != Home && !normalized.StartsWith(Home + "/", StringComparison.Ordinal))
-        {
-            throw InvalidPath(vmPath);
-        }
-
+        var normalized = Normalize(vmPath);
         var host = Path.GetFullPath(HostHome + normalized[Home.Length..]);
         if (!IsInsideHome(host))
         {
@@ -76,6 +67,23 @@ internal sealed class VmPaths
         }
 
         return host;
+    }
+
+    /// <summary>The VM path with "." and ".." collapsed; anything not under <see cref="Home"/> is an <see cref="AgentOsErrorCode.InvalidPath"/> error.</summary>
+    private static string Normalize(string vmPath)
+    {
+        if (string.IsNullOrWhiteSpace(vmPath) || !vmPath.StartsWith('/') || vmPath.Contains('\0', StringComparison.Ordinal))
+        {
+            throw InvalidPath(vmPath);
+        }
+
+        var normalized = Path.GetFullPath(vmPath);
+        if (normalized != Home && !normalized.StartsWith(Home + "/", StringComparison.Ordinal))
+        {
+            throw InvalidPath(vmPath);
+        }
+
+        return normalized;
     }
 
     /// <summary>True when <paramref name="hostPath"/>, with every symlink along it resolved, stays inside the VM's home.</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AgentOs.Acp;
+using AgentOs.Layout;
 
 namespace AgentOs.Sessions;
 
@@ -90,13 +91,26 @@ internal sealed partial class AgentSession
     {
         var request = @params.Deserialize(AcpJsonContext.Default.ReadTextFileRequest)
             ?? throw new AgentOsException(AgentOsErrorCode.InvalidArgument, "fs/read_text_file needs a path.");
-        var hostPath = _context.Paths.FromAgent(request.Path);
-        if (!File.Exists(hostPath))
+        string content;
+        try
+        {
+            using var file = HomeFiles.OpenRead(_context.Paths.HostHome, _context.Paths.RelativeFromAgent(request.Path));
+            var size = RandomAccess.GetLength(file);
+            if (size > Options.MaxFsReadBytes)
+            {
+                return AcpReply.Error(JsonRpcErrorCodes.InvalidParams,
+                    $"{request.Path} has {size} bytes; AgentOs reads at most {Options.MaxFsReadBytes} (AgentOs:MaxFsReadBytes). Read it in parts with a shell command.");
+            }
+
+            await using var stream = new FileStream(file, FileAccess.Read);
+            using var reader = new StreamReader(stream);
+            content = await reader.ReadToEndAsync().ConfigureAwait(false);
+        }
+        catch (FileNotFoundException)
         {
             return AcpReply.Error(JsonRpcErrorCodes.InvalidParams, $"No such file: {request.Path}");
         }
 
-        var content = await File.ReadAllTextAsync(hostPath).ConfigureAwait(false);
         if (request.Line is not null || request.Limit is not null)
         {
             var lines = content.Split('\n').Skip(Math.Max(0, (request.Line ?? 1) - 1));
@@ -110,9 +124,10 @@ internal sealed partial class AgentSession
     {
         var request = @params.Deserialize(AcpJsonContext.Default.WriteTextFileRequest)
             ?? throw new AgentOsException(AgentOsErrorCode.InvalidArgument, "fs/write_text_file needs a path and content.");
-        var hostPath = _context.Paths.FromAgent(request.Path);
-        Directory.CreateDirectory(Path.GetDirectoryName(hostPath)!);
-        await File.WriteAllTextAsync(hostPath, request.Content).ConfigureAwait(false);
+        using var file = HomeFiles.OpenWrite(_context.Paths.HostHome, _context.Paths.RelativeFromAgent(request.Path));
+        await using var stream = new FileStream(file, FileAccess.Write);
+        await using var writer = new StreamWriter(stream, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+        await writer.WriteAsync(request.Content).ConfigureAwait(false);
         return AcpReply.Result("null");
     }
 }
