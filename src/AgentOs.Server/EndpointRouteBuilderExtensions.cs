@@ -12,11 +12,15 @@ public static class EndpointRouteBuilderExtensions
             ? Results.Text("ok")
             : Results.Text("starting", statusCode: StatusCodes.Status503ServiceUnavailable));
         endpoints.MapGet("/version", () => Results.Json(new VersionInfo(
-            typeof(EndpointRouteBuilderExtensions).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0",
-            typeof(IGrainFactory).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "?",
+            ReleaseOf(typeof(EndpointRouteBuilderExtensions).Assembly) ?? "0.0.0",
+            ReleaseOf(typeof(IGrainFactory).Assembly) ?? "?",
             Environment.Version.ToString()), ServerJsonContext.Default.VersionInfo));
         return endpoints;
     }
+
+    /// <summary>An assembly's version without the build's source revision (<c>+&lt;commit&gt;</c>): nothing an unauthenticated caller needs.</summary>
+    private static string? ReleaseOf(Assembly assembly) =>
+        assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0];
 }
 
 /// <summary>The answer of <c>GET /version</c>.</summary>

@@ -66,6 +66,7 @@ public sealed class ServerProcessTests(ServerProcessFixture fixture) : IClassFix
         health.StatusCode.Should().Be(HttpStatusCode.OK);
         version.GetProperty("agentOs").GetString().Should().NotBeNullOrEmpty();
         version.GetProperty("orleans").GetString().Should().StartWith("10.");
+        version.EnumerateObject().Should().OnlyContain(p => !p.Value.GetString()!.Contains('+'), "no build commit hash is shown to unauthenticated callers");
     }
 
     [Fact]
