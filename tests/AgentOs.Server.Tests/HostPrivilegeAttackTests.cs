@@ -58,6 +58,25 @@ public sealed class HostPrivilegeAttackTests(ClusterFixture fixture)
         }
     }
 
+    [Fact]
+    public async Task TheSessionsEnv_ReachesTheAgentInside_ButNeitherTheLaunchersEnvironmentNorItsCommandLine()
+    {
+        var vm = fixture.NewVm();
+        var secret = "sk-" + Guid.NewGuid().ToString("N");
+        var session = await vm.CreateSessionAsync(TestAgents.Default, new CreateSessionOptions { Env = new Dictionary<string, string> { ["MY_API_KEY"] = secret } });
+
+        (await session.SendPromptAsync("sh echo $MY_API_KEY")).Text.Should().Be($"exit 0\n{secret}", "the agent gets its session's Env");
+        var launcher = session.Info!.ProcessId; // bwrap, on the host
+        var environment = await File.ReadAllTextAsync($"/proc/{launcher}/environ");
+        var commandLine = await File.ReadAllTextAsync($"/proc/{launcher}/cmdline");
+        Path.GetFileName(commandLine.Split('\0')[0]).Should().Be("bwrap");
+        environment.Should().NotContain(secret).And.NotContain("MY_API_KEY", "the launcher on the host runs with a fixed environment of its own");
+        commandLine.Should().NotContain(secret, "nothing of the Env shows in ps");
+        Directory.EnumerateFiles(Path.Combine(fixture.DataDirectory, "vms", vm.Id), "*", SearchOption.AllDirectories)
+            .Where(f => !Path.GetFileName(f).StartsWith("vm.db", StringComparison.Ordinal))
+            .Should().NotContain(f => File.ReadAllText(f).Contains(secret), "the arguments file that carried the Env is gone once bwrap has it");
+    }
+
     [Theory]
     [InlineData("A=B")]
     [InlineData("")]

@@ -41,12 +41,13 @@ internal static class AgentLaunchPlanner
 
         var args = type.Args.ToList();
         var files = new List<SandboxFile>();
+        var run = Path.Combine(paths.Run, sessionId);
         JsonElement? meta = null;
         var text = Compose(options.SkipOsInstructions ? null : OsInstructions.Text(paths.AgentHome, sandbox.MapsHome, network), options.AdditionalInstructions);
         if (text is not null && type.TakesInstructions)
         {
-            var hostFile = Path.Combine(paths.Run, sessionId, InstructionsFileName);
-            PrivateFiles.CreateDirectory(Path.GetDirectoryName(hostFile)!);
+            var hostFile = Path.Combine(run, InstructionsFileName);
+            PrivateFiles.CreateDirectory(run);
             File.WriteAllText(hostFile, text);
             var agentFile = sandbox.AgentFilePath(hostFile, InstructionsFileName);
             files.Add(new SandboxFile(hostFile, agentFile));
@@ -62,7 +63,7 @@ internal static class AgentLaunchPlanner
             }
         }
 
-        var launch = sandbox.Prepare(new SandboxedCommand(paths, type.Command, args, env, vmCwd, type.ReadOnlyPaths, files));
+        var launch = sandbox.Prepare(new SandboxedCommand(paths, type.Command, args, env, vmCwd, type.ReadOnlyPaths, files, run));
         return new AgentLaunchPlan(launch, meta, paths.ToAgent(vmCwd), type.TakesInstructions ? text : null);
     }
 

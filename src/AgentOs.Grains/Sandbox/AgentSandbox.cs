@@ -10,6 +10,7 @@ namespace AgentOs.Sandbox;
 /// <param name="VmCwd">Its working directory, a VM path.</param>
 /// <param name="ReadOnlyPaths">Host paths it may read, visible at the same path.</param>
 /// <param name="Files">Server-made files it may read, each at <see cref="SandboxFile.AgentPath"/>.</param>
+/// <param name="RunDirectory">The session's host folder for server-made files (0700, outside the VM's home).</param>
 internal sealed record SandboxedCommand(
     VmPaths Paths,
     string Command,
@@ -17,7 +18,8 @@ internal sealed record SandboxedCommand(
     IReadOnlyDictionary<string, string> Env,
     string VmCwd,
     IReadOnlyList<string> ReadOnlyPaths,
-    IReadOnlyList<SandboxFile> Files);
+    IReadOnlyList<SandboxFile> Files,
+    string RunDirectory);
 
 /// <summary>A host file the agent reads at <paramref name="AgentPath"/>.</summary>
 internal sealed record SandboxFile(string HostPath, string AgentPath);

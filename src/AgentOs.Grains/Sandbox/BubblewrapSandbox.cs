@@ -7,8 +7,9 @@ namespace AgentOs.Sandbox;
 /// cgroup namespace; the host's system directories read-only and nothing else of the host but a
 /// short list of <c>/etc</c> files; the VM's home read-write at <c>/home/agentos</c>; a private
 /// <c>/tmp</c>, its own <c>/proc</c>, a minimal <c>/dev</c>; killed with the server
-/// (<c>--die-with-parent</c>); no nested user namespaces (<c>--disable-userns</c>, bwrap 0.8+). The environment is passed through bwrap's own, never on its
-/// command line, so secrets do not show in <c>ps</c>.
+/// (<c>--die-with-parent</c>); no nested user namespaces (<c>--disable-userns</c>, bwrap 0.8+). bwrap itself
+/// runs with a fixed environment; the agent's is handed over inside, from an arguments file descriptor, so
+/// secrets show neither in <c>ps</c> nor to a loader on the host.
 /// </summary>
 internal sealed class BubblewrapSandbox(string bwrap, bool network, string identityDirectory, bool disableUserNamespaces) : AgentSandbox
 {
@@ -76,8 +77,43 @@ internal sealed class BubblewrapSandbox(string bwrap, bool network, string ident
         }
 
         args.AddRange(["--chdir", command.Paths.ToAgent(command.VmCwd), "--", command.Command, .. command.Args]);
+
+        // A clean launcher: bwrap (and the shell that opens its arguments file) run with a fixed environment of
+        // their own, so nothing of the session's Env reaches a loader on the host; the agent's environment goes
+        // in through bwrap's --args file descriptor (--clearenv, then --setenv pairs), never on a command line
+        // (ps) nor in bwrap's own environment. The file (0600, in the session's 0700 run folder, outside the VM's
+        // home) is removed by the shell once opened, before bwrap starts.
+        var argsFile = Path.Combine(command.RunDirectory, "launch.args");
+        PrivateFiles.CreateDirectory(command.RunDirectory);
+        WriteArgsFile(argsFile, ["--clearenv", .. command.Env.SelectMany(e => new[] { "--setenv", e.Key, e.Value })]);
         // bwrap runs from the VM's folder on the host; the agent starts in --chdir.
-        return new AgentLaunch(bwrap, args, command.Env, command.Paths.HostHome);
+        return new AgentLaunch("/bin/sh", ["-c", OpenArgsThenRun, "agentos-launch", argsFile, bwrap, "--args", "3", .. args], LauncherEnvironment, command.Paths.HostHome);
+    }
+
+    /// <summary>sh -c: fd 3 ← the arguments file ($1), which is then removed; then exec bwrap ($2…) with it.</summary>
+    private const string OpenArgsThenRun = "f=\"$1\"; shift; exec 3<\"$f\" && rm -f \"$f\" && exec \"$@\"";
+
+    /// <summary>The launcher's whole environment: nothing of the server's or the session's.</summary>
+    private static readonly IReadOnlyDictionary<string, string> LauncherEnvironment = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["PATH"] = "/usr/bin:/bin",
+        ["LANG"] = "C.UTF-8",
+    };
+
+    private static void WriteArgsFile(string path, IEnumerable<string> args)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = PrivateFiles.FileMode;
+        }
+
+        using var file = new FileStream(path, options);
+        foreach (var arg in args)
+        {
+            file.Write(System.Text.Encoding.UTF8.GetBytes(arg));
+            file.WriteByte(0);
+        }
     }
 
     /// <summary>The host's system directories, read-only; merged-/usr symlinks (<c>/bin -&gt; usr/bin</c>) as symlinks.</summary>
