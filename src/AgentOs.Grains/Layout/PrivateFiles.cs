@@ -53,6 +53,18 @@ internal static class PrivateFiles
         return true;
     }
 
+    /// <summary>Opens <paramref name="path"/> for writing; a file it creates is 0600.</summary>
+    public static FileStream Create(string path, System.IO.FileMode mode)
+    {
+        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = FileMode;
+        }
+
+        return new FileStream(path, options);
+    }
+
     /// <summary>Creates an empty file 0600 if there is none (SQLite gives its -wal and -shm files the mode of the database).</summary>
     public static void CreateFile(string path)
     {
@@ -61,15 +73,9 @@ internal static class PrivateFiles
             return;
         }
 
-        var options = new FileStreamOptions { Mode = System.IO.FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = FileMode;
-        }
-
         try
         {
-            using var _ = new FileStream(path, options);
+            using var _ = Create(path, System.IO.FileMode.CreateNew);
         }
         catch (IOException) when (File.Exists(path))
         {

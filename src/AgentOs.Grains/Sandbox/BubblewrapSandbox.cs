@@ -102,13 +102,7 @@ internal sealed class BubblewrapSandbox(string bwrap, bool network, string ident
 
     private static void WriteArgsFile(string path, IEnumerable<string> args)
     {
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = PrivateFiles.FileMode;
-        }
-
-        using var file = new FileStream(path, options);
+        using var file = PrivateFiles.Create(path, FileMode.Create);
         foreach (var arg in args)
         {
             file.Write(System.Text.Encoding.UTF8.GetBytes(arg));
