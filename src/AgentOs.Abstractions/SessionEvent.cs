@@ -53,30 +53,21 @@ public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>
         _count = chunks.Sum(c => SessionEventCodec.Count(c));
     }
 
-    /// <summary>
-    /// Each session's part of this batch, sessions in order of first appearance, without decoding
-    /// any event: a batch of one session is itself (see <see cref="SessionEventCodec.SplitBySession"/>).
-    /// </summary>
-    internal List<(string SessionId, SessionEventBatch Batch)> SplitBySession()
+    /// <summary>Whether any event of this batch belongs to <paramref name="sessionId"/>; nothing is decoded.</summary>
+    internal bool Holds(string sessionId)
     {
-        var parts = SessionEventCodec.SplitBySession(_chunks);
-        var result = new List<(string SessionId, SessionEventBatch Batch)>(parts.Count);
-        foreach (var (sessionId, chunks) in parts)
-        {
-            result.Add((sessionId, ReferenceEquals(chunks, _chunks) ? this : new SessionEventBatch(chunks)));
-        }
-
-        return result;
+        Span<byte> utf8 = stackalloc byte[Encoding.UTF8.GetMaxByteCount(sessionId.Length)];
+        return SessionEventCodec.Holds(_chunks, utf8[..Encoding.UTF8.GetBytes(sessionId, utf8)]);
     }
 
-    /// <summary>Whether any event of this batch belongs to <paramref name="sessionId"/>; nothing is decoded.</summary>
-    internal bool Holds(string sessionId) => SessionEventCodec.Holds(_chunks, Encoding.UTF8.GetBytes(sessionId));
-
-    /// <summary>This batch's events of <paramref name="sessionId"/> (the batch itself when it holds no other session), sliced by bytes.</summary>
+    /// <summary>
+    /// This batch's events of <paramref name="sessionId"/>, sliced by bytes without decoding any (the batch itself
+    /// when it holds no other session's; see <see cref="SessionEventCodec.Slice"/>).
+    /// </summary>
     internal SessionEventBatch Of(string sessionId)
     {
-        var parts = SplitBySession();
-        return parts.Count == 1 && parts[0].SessionId == sessionId ? this : parts.FirstOrDefault(p => p.SessionId == sessionId).Batch ?? new SessionEventBatch(Array.Empty<SessionEvent>());
+        var slice = SessionEventCodec.Slice(_chunks, Encoding.UTF8.GetBytes(sessionId));
+        return ReferenceEquals(slice, _chunks) ? this : new SessionEventBatch(slice);
     }
 
     /// <summary>The events, in the order they were committed.</summary>

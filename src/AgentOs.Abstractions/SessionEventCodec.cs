@@ -233,89 +233,65 @@ internal static class SessionEventCodec
     }
 
     /// <summary>
-    /// Each session's events of <paramref name="chunks"/>, as chunks of their own, sessions in order of
-    /// first appearance. No event is decoded: a payload of one session (the common case: one agent
-    /// streaming) comes back as the same array; otherwise each session's events are copied byte for
-    /// byte into one chunk per source chunk, the only change being that the first event of each of
-    /// the session's runs in a source chunk spells out its method when it referred to the previous
-    /// event's (which may belong to another session). Its session id is always spelled out already:
-    /// a chunk's run of one session starts with it.
+    /// The events of <paramref name="chunks"/> that belong to the session <paramref name="sessionIdUtf8"/>, as chunks
+    /// of their own, in order. No event is decoded: when every event is the session's (the common case: one agent
+    /// streaming) the same array comes back; otherwise its events are copied byte for byte into one chunk per
+    /// source chunk that has any, the only change being that the first event of each of its runs spells out its
+    /// method when it referred to the previous event's (which belonged to another session). Its session id is
+    /// always spelled out already: a run of one session starts with it.
     /// </summary>
-    public static List<(string SessionId, byte[][] Chunks)> SplitBySession(byte[][] chunks)
+    public static byte[][] Slice(byte[][] chunks, ReadOnlySpan<byte> sessionIdUtf8)
     {
-        var sessions = new List<(string Id, byte[] Utf8)>();
+        if (OnlySession(chunks, sessionIdUtf8))
+        {
+            return chunks;
+        }
+
+        var parts = new List<byte[]>(chunks.Length);
+        var writer = new SliceWriter();
         foreach (var chunk in chunks)
         {
             var events = new EventWalker(chunk);
-            while (events.Next(out var e))
-            {
-                if (e.SessionLength >= 0)
-                {
-                    if (IndexOf(sessions, chunk.AsSpan(e.SessionAt, e.SessionLength)) < 0)
-                    {
-                        sessions.Add((Encoding.UTF8.GetString(chunk, e.SessionAt, e.SessionLength), chunk.AsSpan(e.SessionAt, e.SessionLength).ToArray()));
-                    }
-                }
-            }
-        }
-
-        if (sessions.Count <= 1)
-        {
-            return sessions.Count == 0 ? [] : [(sessions[0].Id, chunks)];
-        }
-
-        var parts = new List<byte[]>[sessions.Count];
-        var writers = new SliceWriter[sessions.Count];
-        for (var i = 0; i < sessions.Count; i++)
-        {
-            parts[i] = new List<byte[]>(chunks.Length);
-            writers[i] = new SliceWriter();
-        }
-
-        foreach (var chunk in chunks)
-        {
-            var events = new EventWalker(chunk);
-            var current = -1;
+            var mine = false;
             while (events.Next(out var e))
             {
                 var runStart = e.SessionLength >= 0;
                 if (runStart)
                 {
-                    current = IndexOf(sessions, chunk.AsSpan(e.SessionAt, e.SessionLength));
+                    mine = chunk.AsSpan(e.SessionAt, e.SessionLength).SequenceEqual(sessionIdUtf8);
                 }
 
-                writers[current].Add(chunk, e, spellOutMethod: runStart && (e.Flags & SameMethod) != 0);
-            }
-
-            for (var i = 0; i < writers.Length; i++)
-            {
-                if (writers[i].Count > 0)
+                if (mine)
                 {
-                    parts[i].Add(writers[i].ToArrayAndReset());
+                    writer.Add(chunk, e, spellOutMethod: runStart && (e.Flags & SameMethod) != 0);
                 }
+            }
+
+            if (writer.Count > 0)
+            {
+                parts.Add(writer.ToArrayAndReset());
             }
         }
 
-        var result = new List<(string SessionId, byte[][] Chunks)>(sessions.Count);
-        for (var i = 0; i < sessions.Count; i++)
-        {
-            result.Add((sessions[i].Id, [.. parts[i]]));
-        }
-
-        return result;
+        return [.. parts];
     }
 
-    private static int IndexOf(List<(string Id, byte[] Utf8)> sessions, ReadOnlySpan<byte> utf8)
+    /// <summary>True when every event of <paramref name="chunks"/> belongs to the session (none at all counts).</summary>
+    private static bool OnlySession(byte[][] chunks, ReadOnlySpan<byte> sessionIdUtf8)
     {
-        for (var i = 0; i < sessions.Count; i++)
+        foreach (var chunk in chunks)
         {
-            if (utf8.SequenceEqual(sessions[i].Utf8))
+            var events = new EventWalker(chunk);
+            while (events.Next(out var e))
             {
-                return i;
+                if (e.SessionLength >= 0 && !chunk.AsSpan(e.SessionAt, e.SessionLength).SequenceEqual(sessionIdUtf8))
+                {
+                    return false;
+                }
             }
         }
 
-        return -1;
+        return true;
     }
 
     /// <summary>Where one encoded event's parts are in its chunk.</summary>

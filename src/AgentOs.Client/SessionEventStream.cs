@@ -6,9 +6,8 @@ namespace AgentOs.Client;
 
 /// <summary>
 /// Replay-then-live reading of one session's events: every event with seq &gt; a given seq, exactly
-/// once, in seq order, with no gap. It subscribes to the session's live stream first (the server
-/// publishes each session's events on a stream of its own, so nothing here is another session's),
-/// buffering what arrives, pages the persisted history after that, then reads the live buffer, dropping
+/// once, in seq order, with no gap. It subscribes to the session's live events first (filtered to
+/// the session on the silo, so nothing here is another session's), buffering what arrives, pages the persisted history after that, then reads the live buffer, dropping
 /// what it has already yielded and filling any gap from the store. When the live subscription
 /// fails, or a call fails transiently, it resubscribes and continues from the last seq it yielded.
 /// </summary>

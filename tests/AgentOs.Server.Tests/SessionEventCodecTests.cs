@@ -110,7 +110,7 @@ public sealed class SessionEventCodecTests
     }
 
     [Fact]
-    public void SplitBySession_OfInterleavedSessions_GivesEachItsOwnEventsInOrder()
+    public void Of_InterleavedSessions_GivesEachItsOwnEventsInOrder()
     {
         // Three sessions in runs that change session and method at different points, over several chunks,
         // so a run of one session often starts with "same method as the previous (other session's) event".
@@ -126,9 +126,8 @@ public sealed class SessionEventCodecTests
             .ToArray();
         var batch = new SessionEventBatch(SessionEventCodec.EncodeChunks(events));
 
-        var parts = batch.SplitBySession();
+        var parts = sessions.Select(id => (SessionId: id, Part: batch.Of(id))).ToList();
 
-        parts.Select(p => p.SessionId).Should().Equal(sessions[0], sessions[1], sessions[2]);
         foreach (var (sessionId, part) in parts)
         {
             part.Should().Equal(events.Where(e => e.SessionId == sessionId), "each part holds exactly its session's events, in order");
@@ -137,15 +136,14 @@ public sealed class SessionEventCodecTests
     }
 
     [Fact]
-    public void SplitBySession_OfOneSession_IsTheBatchItself()
+    public void Of_TheOnlySessionOfABatch_IsTheBatchItself()
     {
         var batch = new SessionEventBatch(SessionEventCodec.EncodeChunks(
             Enumerable.Range(1, 3_000).Select(i => new SessionEvent("only", i, T0, "session/update", $"{{\"i\":{i},\"pad\":\"{new string('p', 50)}\"}}")).ToArray()));
 
-        var parts = batch.SplitBySession();
-
-        parts.Should().ContainSingle().Which.Should().Be(("only", batch), "a batch of one session is published as it is, not copied");
-        new SessionEventBatch(SessionEventCodec.EncodeChunks([])).SplitBySession().Should().BeEmpty();
+        batch.Of("only").Should().BeSameAs(batch, "a batch of one session is handed on as it is, not copied");
+        batch.Of("other").Should().BeEmpty();
+        new SessionEventBatch(SessionEventCodec.EncodeChunks([])).Of("only").Should().BeEmpty();
     }
 
     [Fact]

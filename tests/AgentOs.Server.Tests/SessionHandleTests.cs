@@ -6,7 +6,7 @@ using Orleans.Streams;
 namespace AgentOs.Server.Tests;
 
 /// <summary>
-/// <see cref="SessionHandle"/>: the session's calls, its events from its own server-side stream
+/// <see cref="SessionHandle"/>: the session's calls, its events filtered to it on the server
 /// (replay then live, gapless), and what cancelling a call's token does.
 /// </summary>
 [Collection(ClusterCollection.Name)]
@@ -35,7 +35,7 @@ public sealed class SessionHandleTests(ClusterFixture fixture)
             events.Should().Equal(await session.GetEventsAsync());
             events.Count(e => e.GetUpdateKind() == "agent_message_chunk").Should().Be(chunks);
 
-            // What the server put on the session's stream, batch by batch: this session's events only,
+            // What the silo sent the session's filtered subscription, batch by batch: this session's events,
             // every one from when the subscription took effect (before the prompt) to the turn's end, once each.
             var delivered = await raw.WaitForSeqAsync(result.LastSeq);
             raw.BatchesWithoutTheSession.Should().Be(0, "the silo sends a session's subscriber only the batches that hold its events");
@@ -255,7 +255,7 @@ public sealed class SessionHandleTests(ClusterFixture fixture)
         return collected;
     }
 
-    /// <summary>A subscription to a session's stream itself, below the SDK: what the server publishes there.</summary>
+    /// <summary>A filtered subscription to the VM's stream, below the SDK: what the silo sends a session's subscriber.</summary>
     private sealed class RawSessionStream : IAsyncDisposable
     {
         private readonly Lock _gate = new();

@@ -30,27 +30,45 @@ internal static partial class HomeFiles
     private const int OPath = 0x200000;
 
     /// <summary>Opens <paramref name="relative"/> (a path under the home, no leading '/') for reading.</summary>
-    public static SafeFileHandle OpenRead(string home, string relative) => Open(home, relative, OCloexec, 0, relative);
+    public static SafeFileHandle OpenRead(string home, string relative)
+    {
+        using var root = OpenHome(home);
+        return Open(root, relative, OCloexec, 0, relative);
+    }
 
     /// <summary>Creates or truncates <paramref name="relative"/> for writing, making the folders above it (0755) as needed.</summary>
     public static SafeFileHandle OpenWrite(string home, string relative)
     {
+        using var root = OpenHome(home);
         var parent = Path.GetDirectoryName(relative) ?? "";
         if (parent.Length > 0)
         {
-            CreateDirectories(home, parent, relative);
+            CreateDirectories(root, parent, relative);
         }
 
-        return Open(home, relative, OWrOnly | OCreat | OTrunc | OCloexec, 0b110_100_100, relative);
+        return Open(root, relative, OWrOnly | OCreat | OTrunc | OCloexec, 0b110_100_100, relative);
     }
 
-    private static void CreateDirectories(string home, string parent, string requested)
+    /// <summary>The handle every path is resolved beneath: the VM's home itself (the server's, not the agent's, to name).</summary>
+    private static SafeFileHandle OpenHome(string home)
+    {
+        var root = open(home, OPath | ODirectory | OCloexec, 0);
+        if (root.IsInvalid)
+        {
+            var error = Marshal.GetLastPInvokeError();
+            root.Dispose();
+            throw Failure(error, home);
+        }
+
+        return root;
+    }
+
+    private static void CreateDirectories(SafeFileHandle root, string parent, string requested)
     {
         var parts = parent.Split('/', StringSplitOptions.RemoveEmptyEntries);
         for (var i = 0; i < parts.Length; i++)
         {
-            var path = string.Join('/', parts.AsSpan(0, i + 1).ToArray());
-            using (var existing = TryOpen(home, path, OPath | ODirectory | OCloexec, 0, out var error))
+            using (var existing = TryOpen(root, string.Join('/', parts[..(i + 1)]), OPath | ODirectory | OCloexec, 0, out var error))
             {
                 if (existing is not null)
                 {
@@ -63,27 +81,20 @@ internal static partial class HomeFiles
                 }
             }
 
-            var above = i == 0 ? "." : string.Join('/', parts.AsSpan(0, i).ToArray());
-            using var dir = Open(home, above, OPath | ODirectory | OCloexec, 0, requested);
-            if (mkdirat(dir, parts[i], 0b111_101_101) != 0 && Marshal.GetLastPInvokeError() is var e && e != EEXIST)
+            using var above = Open(root, string.Join('/', parts[..i]), OPath | ODirectory | OCloexec, 0, requested);
+            if (mkdirat(above, parts[i], 0b111_101_101) != 0 && Marshal.GetLastPInvokeError() is var e && e != EEXIST)
             {
                 throw Failure(e, requested);
             }
         }
     }
 
-    private static SafeFileHandle Open(string home, string relative, int flags, uint mode, string requested) =>
-        TryOpen(home, relative, flags, mode, out var error) ?? throw Failure(error, requested);
+    private static SafeFileHandle Open(SafeFileHandle root, string relative, int flags, uint mode, string requested) =>
+        TryOpen(root, relative, flags, mode, out var error) ?? throw Failure(error, requested);
 
-    private static SafeFileHandle? TryOpen(string home, string relative, int flags, uint mode, out int error)
+    /// <summary>One <c>openat2</c> beneath <paramref name="root"/> ("" is the root itself); null with the errno when it fails.</summary>
+    private static SafeFileHandle? TryOpen(SafeFileHandle root, string relative, int flags, uint mode, out int error)
     {
-        using var root = open(home, OPath | ODirectory | OCloexec, 0);
-        if (root.IsInvalid)
-        {
-            error = Marshal.GetLastPInvokeError();
-            return null;
-        }
-
         var how = new OpenHow { Flags = (ulong)flags, Mode = mode, Resolve = ResolveBeneath | ResolveNoMagicLinks };
         var fd = syscall(SysOpenat2, root, relative.Length == 0 ? "." : relative, ref how, (nuint)Marshal.SizeOf<OpenHow>());
         if (fd < 0)
