@@ -53,8 +53,18 @@ public sealed class AgentOsOptions
     /// </summary>
     public SandboxMode Sandbox { get; set; } = SandboxMode.Auto;
 
-    /// <summary>Whether sandboxed agents keep the network (they call their LLM). Default true.</summary>
-    public bool SandboxNetwork { get; set; } = true;
+    /// <summary>
+    /// The network of sandboxed agents: <see cref="SandboxNetworkMode.Internet"/> (default: outbound connections and DNS
+    /// through a user-mode network stack of each VM's own, the host itself unreachable), <see cref="SandboxNetworkMode.None"/>
+    /// (loopback only) or <see cref="SandboxNetworkMode.Host"/> (the host's network, control plane included: unsafe).
+    /// </summary>
+    public SandboxNetworkMode SandboxNetwork { get; set; } = SandboxNetworkMode.Internet;
+
+    /// <summary>
+    /// TCP ports on the host's loopback that sandboxed agents may reach in <see cref="SandboxNetworkMode.Internet"/> mode
+    /// (a local LLM gateway, say), at <c>127.0.0.1:&lt;port&gt;</c> as on the host. Nothing else on the host is reachable. Default none.
+    /// </summary>
+    public List<int> SandboxAllowHostPorts { get; set; } = [];
 
     /// <summary>Where software packages are installed. Default <c>&lt;DataDirectory&gt;/software</c>.</summary>
     public string? SoftwareDirectory { get; set; }
@@ -83,6 +93,23 @@ public sealed class AgentOsOptions
 
     /// <summary>The absolute software directory.</summary>
     public string SoftwareDirectoryFullPath => Path.GetFullPath(SoftwareDirectory ?? Path.Combine(DataDirectoryFullPath, "software"));
+}
+
+/// <summary>The network a sandboxed agent gets (<see cref="AgentOsOptions.SandboxNetwork"/>).</summary>
+public enum SandboxNetworkMode
+{
+    /// <summary>
+    /// A network namespace per VM, connected to the outside through slirp4netns (a user-mode TCP/IP stack): outbound
+    /// connections and DNS work; the host's loopback, its own addresses and link-local 169.254.0.0/16 are refused by
+    /// nftables rules inside the namespace, except <see cref="AgentOsOptions.SandboxAllowHostPorts"/>.
+    /// </summary>
+    Internet,
+
+    /// <summary>A network namespace with nothing but its own loopback.</summary>
+    None,
+
+    /// <summary>The host's network namespace: the agent reaches every service of the host, AgentOs' own ports included. Unsafe; logged as a warning.</summary>
+    Host,
 }
 
 /// <summary>How agent processes are confined to their VM.</summary>

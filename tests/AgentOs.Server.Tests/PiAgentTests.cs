@@ -23,6 +23,7 @@ public sealed class PiFixture : ClusterFixture
     protected override void Configure(AgentOsOptions options)
     {
         options.NewSessionTimeout = TimeSpan.FromSeconds(60); // pi's own start takes seconds on a busy machine
+        options.SandboxAllowHostPorts.Add(Llm.Port); // the fake LLM on the host's loopback, as a local LLM gateway would be
     }
 
     /// <summary>A VM whose home holds pi's provider config for the fake LLM, as a user would provision it.</summary>

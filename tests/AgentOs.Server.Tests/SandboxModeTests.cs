@@ -29,30 +29,35 @@ public sealed class SandboxModeTests
     }
 
     [Fact]
-    public async Task SandboxNetworkOff_CutsTheAgentOff_WhileTheDefaultKeepsIt()
+    public async Task SandboxNetworkNone_LeavesOnlyTheAgentsOwnLoopback_AndHostIsLoudAndOpen()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        var connect = $"sh bash -c 'echo hi > /dev/tcp/127.0.0.1/{port}' 2>&1 | head -c 200; echo";
+        var connect = $"sh timeout 5 bash -c 'echo hi > /dev/tcp/127.0.0.1/{port}' 2>&1 | head -c 200; echo";
 
-        var kept = TestAgents.AsEnvironment("mine");
-        await using (var server = await ServerProcess.StartAsync(kept))
+        var none = TestAgents.AsEnvironment("mine");
+        none["AgentOs__SandboxNetwork"] = "none";
+        none["AgentOs__SandboxAllowHostPorts__0"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await using (var server = await ServerProcess.StartAsync(none))
         await using (var client = await AgentOsClient.ConnectAsync(server.ClientOptions))
         {
-            var vm = client.Vm("net-on");
+            server.Output.Should().Contain("network: none (loopback only)");
+            var vm = client.Vm("net-none");
             var session = await vm.CreateSessionAsync("mine");
-            (await Say(vm, session, connect)).Should().StartWith("exit 0");
+            (await Say(vm, session, connect)).Should().Contain("Connection refused", "the agent has its own network namespace with only its own loopback; the allow-list is for 'internet' mode");
+            (await Say(vm, session, "sh tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '")).Should().Be("exit 0\nlo", "no interface but the loopback");
         }
 
-        var cut = TestAgents.AsEnvironment("mine");
-        cut["AgentOs__SandboxNetwork"] = "false";
-        await using (var server = await ServerProcess.StartAsync(cut))
+        var host = TestAgents.AsEnvironment("mine");
+        host["AgentOs__SandboxNetwork"] = "host";
+        await using (var server = await ServerProcess.StartAsync(host))
         await using (var client = await AgentOsClient.ConnectAsync(server.ClientOptions))
         {
-            var vm = client.Vm("net-off");
+            server.Output.Should().Contain("AGENTS SHARE THE HOST'S NETWORK", "the unsafe mode is loud");
+            var vm = client.Vm("net-host");
             var session = await vm.CreateSessionAsync("mine");
-            (await Say(vm, session, connect)).Should().Contain("Connection refused", "the agent has its own network namespace with only its own loopback");
+            (await Say(vm, session, connect)).Should().StartWith("exit 0", "asked for by name, the host's network is the host's");
         }
     }
 

@@ -22,7 +22,7 @@ internal static class AgentLaunchPlanner
 {
     public const string InstructionsFileName = "instructions.md";
 
-    public static AgentLaunchPlan Plan(AgentSandbox sandbox, VmPaths paths, string sessionId, AgentType type, CreateSessionOptions options, string vmCwd, bool network)
+    public static async Task<AgentLaunchPlan> PlanAsync(AgentSandbox sandbox, VmPaths paths, string sessionId, AgentType type, CreateSessionOptions options, string vmCwd, SandboxNetworkMode network, CancellationToken cancellationToken)
     {
         SessionEnvironment.Validate(options.Env, sessionId); // also a session stored before the check existed, at its resume
         var env = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -43,7 +43,7 @@ internal static class AgentLaunchPlanner
         var files = new List<SandboxFile>();
         var run = Path.Combine(paths.Run, sessionId);
         JsonElement? meta = null;
-        var text = Compose(options.SkipOsInstructions ? null : OsInstructions.Text(paths.AgentHome, sandbox.MapsHome, network), options.AdditionalInstructions);
+        var text = Compose(options.SkipOsInstructions ? null : OsInstructions.Text(paths.AgentHome, sandbox.MapsHome, sandbox.MapsHome ? network : SandboxNetworkMode.Host), options.AdditionalInstructions);
         if (text is not null && type.TakesInstructions)
         {
             var hostFile = Path.Combine(run, InstructionsFileName);
@@ -63,7 +63,7 @@ internal static class AgentLaunchPlanner
             }
         }
 
-        var launch = sandbox.Prepare(new SandboxedCommand(paths, type.Command, args, env, vmCwd, type.ReadOnlyPaths, files, run));
+        var launch = await sandbox.PrepareAsync(new SandboxedCommand(paths, type.Command, args, env, vmCwd, type.ReadOnlyPaths, files, run), cancellationToken).ConfigureAwait(false);
         return new AgentLaunchPlan(launch, meta, paths.ToAgent(vmCwd), type.TakesInstructions ? text : null);
     }
 

@@ -87,6 +87,7 @@ internal sealed class AgentProcess : IAsyncDisposable
         }
         catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException or DirectoryNotFoundException)
         {
+            await process.ReleaseResourcesAsync().ConfigureAwait(false);
             throw new AgentOsException(AgentOsErrorCode.AgentStartFailed,
                 $"Could not start the agent command '{launch.Command}': {ex.Message}. Check the agent type's Command (an absolute path, or a program on the server's PATH).");
         }
@@ -120,6 +121,7 @@ internal sealed class AgentProcess : IAsyncDisposable
         {
             process._stdinReleased.TrySetResult();
             process._stdoutReleased.TrySetResult();
+            await process.ReleaseResourcesAsync().ConfigureAwait(false);
         }
     }
 
@@ -216,6 +218,9 @@ internal sealed class AgentProcess : IAsyncDisposable
             return false;
         }
     }
+
+    /// <summary>What the launch holds while the agent runs (its VM's network): released once, after the exit.</summary>
+    private ValueTask ReleaseResourcesAsync() => Launch.Resources?.DisposeAsync() ?? ValueTask.CompletedTask;
 
     public async ValueTask DisposeAsync()
     {

@@ -1,4 +1,9 @@
 namespace AgentOs.Sandbox;
 
-/// <summary>How to start one agent process, already wrapped by the sandbox (<see cref="AgentSandbox.Prepare"/>).</summary>
-internal sealed record AgentLaunch(string Command, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string> Env, string WorkingDirectory);
+/// <summary>How to start one agent process, already wrapped by the sandbox (<see cref="AgentSandbox.PrepareAsync"/>).</summary>
+/// <param name="Command">The executable.</param>
+/// <param name="Args">Its arguments.</param>
+/// <param name="Env">Its whole environment.</param>
+/// <param name="WorkingDirectory">Its working directory on the host.</param>
+/// <param name="Resources">What the agent holds while it runs (its VM's network), released once it has exited; or null.</param>
+internal sealed record AgentLaunch(string Command, IReadOnlyList<string> Args, IReadOnlyDictionary<string, string> Env, string WorkingDirectory, IAsyncDisposable? Resources = null);

@@ -42,8 +42,8 @@ internal abstract class AgentSandbox
     /// <summary>Where the agent will see the server-made file <paramref name="hostPath"/>, named <paramref name="name"/>.</summary>
     public abstract string AgentFilePath(string hostPath, string name);
 
-    /// <summary>The process to start for <paramref name="command"/>.</summary>
-    public abstract AgentLaunch Prepare(SandboxedCommand command);
+    /// <summary>The process to start for <paramref name="command"/>; its <see cref="AgentLaunch.Resources"/> must be released once it has exited (or did not start).</summary>
+    public abstract Task<AgentLaunch> PrepareAsync(SandboxedCommand command, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -60,6 +60,6 @@ internal sealed class HostProcessSandbox : AgentSandbox
 
     public override string AgentFilePath(string hostPath, string name) => hostPath;
 
-    public override AgentLaunch Prepare(SandboxedCommand command) =>
-        new(command.Command, command.Args, command.Env, command.Paths.ToHost(command.VmCwd));
+    public override Task<AgentLaunch> PrepareAsync(SandboxedCommand command, CancellationToken cancellationToken) =>
+        Task.FromResult(new AgentLaunch(command.Command, command.Args, command.Env, command.Paths.ToHost(command.VmCwd)));
 }

@@ -9,9 +9,11 @@ namespace AgentOs.Sandbox;
 /// <c>/tmp</c>, its own <c>/proc</c>, a minimal <c>/dev</c>; killed with the server
 /// (<c>--die-with-parent</c>); no nested user namespaces (<c>--disable-userns</c>, bwrap 0.8+). bwrap itself
 /// runs with a fixed environment; the agent's is handed over inside, from an arguments file descriptor, so
-/// secrets show neither in <c>ps</c> nor to a loader on the host.
+/// secrets show neither in <c>ps</c> nor to a loader on the host. The network is the VM's own namespace
+/// (<see cref="VmNetwork"/>, joined with nsenter before bwrap starts), a namespace with only a loopback, or,
+/// when asked for by name, the host's.
 /// </summary>
-internal sealed class BubblewrapSandbox(string bwrap, bool network, string identityDirectory, bool disableUserNamespaces) : AgentSandbox
+internal sealed class BubblewrapSandbox(string bwrap, SandboxNetworkMode network, VmNetworks? networks, string identityDirectory, bool disableUserNamespaces) : AgentSandbox
 {
     /// <summary>Where server-made files appear inside the sandbox.</summary>
     public const string RunDirectory = "/run/agentos";
@@ -34,7 +36,7 @@ internal sealed class BubblewrapSandbox(string bwrap, bool network, string ident
 
     public override string AgentFilePath(string hostPath, string name) => $"{RunDirectory}/{name}";
 
-    public override AgentLaunch Prepare(SandboxedCommand command)
+    public override async Task<AgentLaunch> PrepareAsync(SandboxedCommand command, CancellationToken cancellationToken)
     {
         var args = new List<string>
         {
@@ -50,7 +52,7 @@ internal sealed class BubblewrapSandbox(string bwrap, bool network, string ident
             args.Add("--disable-userns");
         }
 
-        if (!network)
+        if (network == SandboxNetworkMode.None)
         {
             args.Add("--unshare-net");
         }
@@ -58,6 +60,13 @@ internal sealed class BubblewrapSandbox(string bwrap, bool network, string ident
         args.AddRange(SystemDirectoryArgs());
         foreach (var entry in EtcEntries)
         {
+            if (entry == "resolv.conf" && network == SandboxNetworkMode.Internet)
+            {
+                // slirp4netns' DNS forwarder, not the host's resolver (which may be on the host's loopback).
+                args.AddRange(["--ro-bind", Path.Combine(identityDirectory, "resolv.conf"), "/etc/resolv.conf"]);
+                continue;
+            }
+
             args.AddRange(["--ro-bind-try", "/etc/" + entry, "/etc/" + entry]);
         }
 
@@ -83,11 +92,13 @@ internal sealed class BubblewrapSandbox(string bwrap, bool network, string ident
         // in through bwrap's --args file descriptor (--clearenv, then --setenv pairs), never on a command line
         // (ps) nor in bwrap's own environment. The file (0600, in the session's 0700 run folder, outside the VM's
         // home) is removed by the shell once opened, before bwrap starts.
+        var lease = network == SandboxNetworkMode.Internet ? await networks!.AcquireAsync(command.Paths.Root, cancellationToken).ConfigureAwait(false) : null;
         var argsFile = Path.Combine(command.RunDirectory, "launch.args");
         PrivateFiles.CreateDirectory(command.RunDirectory);
         WriteArgsFile(argsFile, ["--clearenv", .. command.Env.SelectMany(e => new[] { "--setenv", e.Key, e.Value })]);
+        IReadOnlyList<string> enter = lease is null ? [] : lease.Network.Enter(networks!.Tools);
         // bwrap runs from the VM's folder on the host; the agent starts in --chdir.
-        return new AgentLaunch("/bin/sh", ["-c", OpenArgsThenRun, "agentos-launch", argsFile, bwrap, "--args", "3", .. args], LauncherEnvironment, command.Paths.HostHome);
+        return new AgentLaunch("/bin/sh", ["-c", OpenArgsThenRun, "agentos-launch", argsFile, .. enter, bwrap, "--args", "3", .. args], LauncherEnvironment, command.Paths.HostHome, lease);
     }
 
     /// <summary>sh -c: fd 3 ← the arguments file ($1), which is then removed; then exec bwrap ($2…) with it.</summary>
@@ -134,10 +145,11 @@ internal sealed class BubblewrapSandbox(string bwrap, bool network, string ident
     private static bool IsSystemPath(string path) =>
         SystemDirectories.Any(d => path == d || path.StartsWith(d + "/", StringComparison.Ordinal));
 
-    /// <summary>Writes the sandbox's <c>/etc/passwd</c> and <c>/etc/group</c>: root and agentos (1000), nothing of the host's.</summary>
+    /// <summary>Writes the sandbox's <c>/etc/passwd</c>, <c>/etc/group</c> (root and agentos (1000), nothing of the host's) and <c>/etc/resolv.conf</c>.</summary>
     public static void WriteIdentity(string identityDirectory)
     {
         Directory.CreateDirectory(identityDirectory);
+        File.WriteAllText(Path.Combine(identityDirectory, "resolv.conf"), NetworkRules.ResolvConf);
         File.WriteAllText(Path.Combine(identityDirectory, "passwd"),
             "root:x:0:0:root:/root:/usr/sbin/nologin\nagentos:x:1000:1000:AgentOs:/home/agentos:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n");
         File.WriteAllText(Path.Combine(identityDirectory, "group"), "root:x:0:\nagentos:x:1000:\nnogroup:x:65534:\n");

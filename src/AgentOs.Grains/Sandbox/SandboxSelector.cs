@@ -31,9 +31,10 @@ internal static partial class SandboxSelector
         {
             var identity = Path.Combine(options.DataDirectoryFullPath, "sandbox");
             BubblewrapSandbox.WriteIdentity(identity);
-            Log.Bubblewrap(logger, bwrap!, options.SandboxNetwork ? "kept" : "cut", disableUserNamespaces ? "refused" : "NOT refused", string.Join(", ", Software.CommonTools.Present),
+            var networks = SelectNetwork(options, logger);
+            Log.Bubblewrap(logger, bwrap!, NetworkSummary(options), disableUserNamespaces ? "refused" : "NOT refused", string.Join(", ", Software.CommonTools.Present),
                 Software.CommonTools.Missing.Count == 0 ? "none" : string.Join(", ", Software.CommonTools.Missing));
-            return new BubblewrapSandbox(bwrap!, options.SandboxNetwork, identity, disableUserNamespaces);
+            return new BubblewrapSandbox(bwrap!, options.SandboxNetwork, networks, identity, disableUserNamespaces);
         }
 
         if (options.Sandbox == SandboxMode.Bubblewrap)
@@ -44,6 +45,50 @@ internal static partial class SandboxSelector
         Log.HostProcesses(logger, problem);
         return new HostProcessSandbox();
     }
+
+    /// <summary>
+    /// The VMs' own networks under <see cref="SandboxNetworkMode.Internet"/>: the tools must be there and one throw-away
+    /// namespace must come up, or the server does not start (falling back to the host's network would open the control
+    /// plane to every agent). <see cref="SandboxNetworkMode.Host"/> is logged as a warning.
+    /// </summary>
+    private static VmNetworks? SelectNetwork(AgentOsOptions options, ILogger logger)
+    {
+        switch (options.SandboxNetwork)
+        {
+            case SandboxNetworkMode.Host:
+                Log.HostNetwork(logger);
+                return null;
+            case SandboxNetworkMode.None:
+                return null;
+        }
+
+        var (tools, missing) = NetworkTools.Find();
+        var fix = "Install them, or set AgentOs:SandboxNetwork to 'none' (agents without a network) or, unsafe, 'host'.";
+        if (tools is null)
+        {
+            throw new InvalidOperationException($"AgentOs:SandboxNetwork is 'internet' (the default), which gives each VM a network namespace of its own, but {missing}. {fix}");
+        }
+
+        try
+        {
+            VmNetwork.CreateAsync(tools, NetworkRules.Build(options.SandboxAllowHostPorts, NetworkRules.HostAddresses()), CancellationToken.None)
+                .GetAwaiter().GetResult().DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+        catch (AgentOsException ex)
+        {
+            throw new InvalidOperationException($"AgentOs:SandboxNetwork is 'internet' (the default), but the probe failed. {ex.Message} {fix}", ex);
+        }
+
+        return new VmNetworks(tools, options.SandboxAllowHostPorts);
+    }
+
+    private static string NetworkSummary(AgentOsOptions options) => options.SandboxNetwork switch
+    {
+        SandboxNetworkMode.Internet => "internet through slirp4netns in a namespace per VM, the host unreachable" +
+            (options.SandboxAllowHostPorts.Count == 0 ? "" : $" but ports {string.Join(", ", options.SandboxAllowHostPorts)}"),
+        SandboxNetworkMode.None => "none (loopback only)",
+        _ => "THE HOST'S",
+    };
 
     /// <summary>Starts one throw-away sandbox; null when it works, else what went wrong.</summary>
     private static string? Probe(string bwrap, string[] extra)
@@ -77,15 +122,19 @@ internal static partial class SandboxSelector
         }
     }
 
+    /// <summary>A program on the server's PATH, or in the system's sbin folders.</summary>
     internal static string? FindOnPath(string name) =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
+        ((Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin") + ":/usr/sbin:/sbin").Split(':', StringSplitOptions.RemoveEmptyEntries)
             .Select(dir => Path.Combine(dir, name))
             .FirstOrDefault(File.Exists);
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Information, Message = "Agents run under bubblewrap ({Bwrap}); network {Network}; nested user namespaces {UserNamespaces}; common tools from the host, read-only: {Tools} (not on this host: {Missing})")]
+        [LoggerMessage(Level = LogLevel.Information, Message = "Agents run under bubblewrap ({Bwrap}); network: {Network}; nested user namespaces {UserNamespaces}; common tools from the host, read-only: {Tools} (not on this host: {Missing})")]
         public static partial void Bubblewrap(ILogger logger, string bwrap, string network, string userNamespaces, string tools, string missing);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "AgentOs:SandboxNetwork is 'host': AGENTS SHARE THE HOST'S NETWORK and can reach every service on it, this server's HTTP port, Orleans gateway and silo included. Use 'internet' (the default) unless every agent is trusted.")]
+        public static partial void HostNetwork(ILogger logger);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "{Bwrap} does not support --disable-userns (bubblewrap 0.8 or later does): agents can create nested user namespaces, the way in to many kernel local-root bugs. Upgrade bubblewrap.")]
         public static partial void NestedUserNamespacesOpen(ILogger logger, string bwrap);

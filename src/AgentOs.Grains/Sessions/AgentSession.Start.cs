@@ -35,7 +35,7 @@ internal sealed partial class AgentSession
     private async Task StartCoreAsync(CreateSessionOptions options, string vmCwd, ResumePlan? resume, CancellationToken cancellationToken)
     {
         var started = Stopwatch.StartNew();
-        var plan = AgentLaunchPlanner.Plan(_context.Sandbox, _context.Paths, SessionId, AgentType, options, vmCwd, Options.SandboxNetwork);
+        var plan = await AgentLaunchPlanner.PlanAsync(_context.Sandbox, _context.Paths, SessionId, AgentType, options, vmCwd, Options.SandboxNetwork, cancellationToken);
         _sessionMeta = plan.SessionMeta;
         _agentCwd = plan.AgentCwd;
         _process = await AgentProcess.StartAsync(plan.Launch, OnStderrLine, cancellationToken);
