@@ -112,6 +112,45 @@ public sealed class HostPrivilegeAttackTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task TheSandbox_RefusesTheKernelsRiskiestSystemCalls_ToARawSyscall()
+    {
+        var session = await fixture.NewVm().CreateSessionAsync(TestAgents.Default);
+        var calls = new Dictionary<string, (string Call, string Refused)>
+        {
+            // Without the filter: EFAULT (the kernel reads the NULL argument), i.e. the call reached the kernel.
+            ["perf_event_open(NULL, …)"] = ("298 0 0 -1 -1 0", "-1 errno 1"),
+            ["bpf(BPF_PROG_LOAD, NULL, 0)"] = ("321 5 0 0", "-1 errno 1"),
+            ["keyctl(KEYCTL_GET_KEYRING_ID, session keyring, create)"] = ("250 0 -3 1", "-1 errno 1"),
+            ["unshare(CLONE_NEWUSER)"] = ("272 0x10000000", "-1 errno 1"),
+            ["unshare(CLONE_NEWNET)"] = ("272 0x40000000", "-1 errno 1"),
+            ["setns(0, 0)"] = ("308 0 0", "-1 errno 1"),
+            ["io_uring_setup(1, NULL)"] = ("425 1 0", "-1 errno 38"),
+            ["userfaultfd(0)"] = ("323 0", "-1 errno 1"),
+            ["open_by_handle_at(…)"] = ("304 -100 0 0", "-1 errno 1"),
+        };
+
+        foreach (var (name, (call, refused)) in calls)
+        {
+            (await session.SendPromptAsync("syscall " + call)).Text.Should().Be(refused, $"the seccomp filter refuses {name}");
+        }
+
+        (await session.SendPromptAsync("syscall 39")).Text.Should().NotStartWith("-1", "getpid, like every ordinary call, still works");
+    }
+
+    [Fact]
+    public async Task Agent_CannotLeaveASetuidOrSetgidFile_OnTheHost()
+    {
+        var vm = fixture.NewVm();
+        var session = await vm.CreateSessionAsync(TestAgents.Default);
+
+        var reply = (await session.SendPromptAsync("sh cp /bin/true ~/suid && chmod 4755 ~/suid; chmod 2755 ~/suid; chmod u+s,g+s ~/suid; stat -c %a ~/suid")).Text;
+
+        reply.Should().StartWith("exit 0\n755\n", "chmod with S_ISUID or S_ISGID is refused inside the sandbox").And.Contain("Operation not permitted");
+        var onHost = File.GetUnixFileMode(Path.Combine(fixture.VmHome(vm.Id), "suid"));
+        (onHost & (UnixFileMode.SetUser | UnixFileMode.SetGroup)).Should().Be(UnixFileMode.None, "a setuid file of the server's user on the host is a way up for whoever runs it");
+    }
+
+    [Fact]
     public async Task TheDataDirectory_AndAVmsDatabase_AreTheServersUsersAlone()
     {
         var vm = fixture.NewVm();

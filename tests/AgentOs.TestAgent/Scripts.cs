@@ -116,6 +116,10 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
             case "sh":
                 Say(session, await ShellAsync(rest, cancellationToken));
                 break;
+            case "syscall":
+                // A raw system call, as an exploit would make it: "syscall NR [ARG…]" says "RESULT errno N".
+                Say(session, RawSyscall.Call(rest));
+                break;
             case "info":
                 Say(session, Info(session));
                 break;

@@ -13,7 +13,7 @@ namespace AgentOs.Sandbox;
 /// (<see cref="VmNetwork"/>, joined with nsenter before bwrap starts), a namespace with only a loopback, or,
 /// when asked for by name, the host's.
 /// </summary>
-internal sealed class BubblewrapSandbox(string bwrap, SandboxNetworkMode network, VmNetworks? networks, string identityDirectory, bool disableUserNamespaces) : AgentSandbox
+internal sealed class BubblewrapSandbox(string bwrap, SandboxNetworkMode network, VmNetworks? networks, string identityDirectory, bool disableUserNamespaces, string? seccompFile) : AgentSandbox
 {
     /// <summary>Where server-made files appear inside the sandbox.</summary>
     public const string RunDirectory = "/run/agentos";
@@ -50,6 +50,11 @@ internal sealed class BubblewrapSandbox(string bwrap, SandboxNetworkMode network
         {
             // No nested user namespace (the way in to most kernel local-root bugs): bwrap 0.8 sets user.max_user_namespaces to 1 inside.
             args.Add("--disable-userns");
+        }
+
+        if (seccompFile is not null)
+        {
+            args.AddRange(["--seccomp", "4"]); // the launcher opens SeccompFilter's program on fd 4
         }
 
         if (network == SandboxNetworkMode.None)
@@ -98,11 +103,11 @@ internal sealed class BubblewrapSandbox(string bwrap, SandboxNetworkMode network
         WriteArgsFile(argsFile, ["--clearenv", .. command.Env.SelectMany(e => new[] { "--setenv", e.Key, e.Value })]);
         IReadOnlyList<string> enter = lease is null ? [] : lease.Network.Enter(networks!.Tools);
         // bwrap runs from the VM's folder on the host; the agent starts in --chdir.
-        return new AgentLaunch("/bin/sh", ["-c", OpenArgsThenRun, "agentos-launch", argsFile, .. enter, bwrap, "--args", "3", .. args], LauncherEnvironment, command.Paths.HostHome, lease);
+        return new AgentLaunch("/bin/sh", ["-c", OpenArgsThenRun, "agentos-launch", argsFile, seccompFile ?? "", .. enter, bwrap, "--args", "3", .. args], LauncherEnvironment, command.Paths.HostHome, lease);
     }
 
-    /// <summary>sh -c: fd 3 ← the arguments file ($1), which is then removed; then exec bwrap ($2…) with it.</summary>
-    private const string OpenArgsThenRun = "f=\"$1\"; shift; exec 3<\"$f\" && rm -f \"$f\" && exec \"$@\"";
+    /// <summary>sh -c: fd 3 ← the arguments file ($1), which is then removed; fd 4 ← the seccomp program ($2, when set); then exec the rest.</summary>
+    private const string OpenArgsThenRun = "f=\"$1\"; s=\"$2\"; shift 2; exec 3<\"$f\" && rm -f \"$f\" && if [ -n \"$s\" ]; then exec 4<\"$s\"; fi && exec \"$@\"";
 
     /// <summary>The launcher's whole environment: nothing of the server's or the session's.</summary>
     private static readonly IReadOnlyDictionary<string, string> LauncherEnvironment = new Dictionary<string, string>(StringComparer.Ordinal)

@@ -32,9 +32,11 @@ internal static partial class SandboxSelector
             var identity = Path.Combine(options.DataDirectoryFullPath, "sandbox");
             BubblewrapSandbox.WriteIdentity(identity);
             var networks = SelectNetwork(options, logger);
-            Log.Bubblewrap(logger, bwrap!, NetworkSummary(options), disableUserNamespaces ? "refused" : "NOT refused", string.Join(", ", Software.CommonTools.Present),
+            var seccomp = WriteSeccompFilter(bwrap!, identity, disableUserNamespaces);
+            Log.Bubblewrap(logger, bwrap!, NetworkSummary(options), disableUserNamespaces ? "refused" : "NOT refused",
+                seccomp is null ? "NOT applied (x86-64 only)" : SeccompFilter.Summary, string.Join(", ", Software.CommonTools.Present),
                 Software.CommonTools.Missing.Count == 0 ? "none" : string.Join(", ", Software.CommonTools.Missing));
-            return new BubblewrapSandbox(bwrap!, options.SandboxNetwork, networks, identity, disableUserNamespaces);
+            return new BubblewrapSandbox(bwrap!, options.SandboxNetwork, networks, identity, disableUserNamespaces, seccomp);
         }
 
         if (options.Sandbox == SandboxMode.Bubblewrap)
@@ -82,6 +84,24 @@ internal static partial class SandboxSelector
         return new VmNetworks(tools, options.SandboxAllowHostPorts);
     }
 
+    /// <summary>Writes <see cref="SeccompFilter"/>'s program (0600) and checks bwrap takes it; null on a machine it does not cover.</summary>
+    private static string? WriteSeccompFilter(string bwrap, string identity, bool disableUserNamespaces)
+    {
+        if (SeccompFilter.ForThisMachine() is not { } program)
+        {
+            return null;
+        }
+
+        var path = Path.Combine(identity, "seccomp.bpf");
+        using (var file = Layout.PrivateFiles.Create(path, FileMode.Create))
+        {
+            file.Write(program);
+        }
+
+        var problem = Probe(bwrap, [.. (disableUserNamespaces ? new[] { "--disable-userns" } : []), "--seccomp", "4"], path);
+        return problem is null ? path : throw new InvalidOperationException($"The sandbox's seccomp filter was refused: {problem}.");
+    }
+
     private static string NetworkSummary(AgentOsOptions options) => options.SandboxNetwork switch
     {
         SandboxNetworkMode.Internet => "internet through slirp4netns in a namespace per VM, the host unreachable" +
@@ -91,15 +111,16 @@ internal static partial class SandboxSelector
     };
 
     /// <summary>Starts one throw-away sandbox; null when it works, else what went wrong.</summary>
-    private static string? Probe(string bwrap, string[] extra)
+    private static string? Probe(string bwrap, string[] extra, string? fd4 = null)
     {
-        var start = new ProcessStartInfo(bwrap)
+        // Through sh, which can open a file on a descriptor for bwrap (fd 4), as the agent launcher does.
+        var start = new ProcessStartInfo("/bin/sh")
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in (string[])["--unshare-user", .. extra, "--unshare-pid", "--cap-drop", "ALL", .. BubblewrapSandbox.SystemDirectoryArgs(), "--proc", "/proc", "--", "true"])
+        foreach (var arg in (string[])["-c", "if [ -n \"$1\" ]; then exec 4<\"$1\"; fi; shift; exec \"$@\"", "agentos-probe", fd4 ?? "", bwrap, "--unshare-user", .. extra, "--unshare-pid", "--cap-drop", "ALL", .. BubblewrapSandbox.SystemDirectoryArgs(), "--proc", "/proc", "--", "true"])
         {
             start.ArgumentList.Add(arg);
         }
@@ -130,8 +151,8 @@ internal static partial class SandboxSelector
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Information, Message = "Agents run under bubblewrap ({Bwrap}); network: {Network}; nested user namespaces {UserNamespaces}; common tools from the host, read-only: {Tools} (not on this host: {Missing})")]
-        public static partial void Bubblewrap(ILogger logger, string bwrap, string network, string userNamespaces, string tools, string missing);
+        [LoggerMessage(Level = LogLevel.Information, Message = "Agents run under bubblewrap ({Bwrap}); network: {Network}; nested user namespaces {UserNamespaces}; seccomp: {Seccomp}; common tools from the host, read-only: {Tools} (not on this host: {Missing})")]
+        public static partial void Bubblewrap(ILogger logger, string bwrap, string network, string userNamespaces, string seccomp, string tools, string missing);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "AgentOs:SandboxNetwork is 'host': AGENTS SHARE THE HOST'S NETWORK and can reach every service on it, this server's HTTP port, Orleans gateway and silo included. Use 'internet' (the default) unless every agent is trusted.")]
         public static partial void HostNetwork(ILogger logger);
