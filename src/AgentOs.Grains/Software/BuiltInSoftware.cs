@@ -14,6 +14,7 @@ internal static class BuiltInSoftware
     /// </summary>
     public static readonly SoftwarePackage Pi = new(
         NpmPackages: ["pi-acp@0.0.24", "@mariozechner/pi-coding-agent@0.73.1"],
+        Lockfile: SoftwarePackage.EmbeddedLockfile("pi"),
         Agent: new AgentType(
             Name: "pi",
             Command: "node",
@@ -45,6 +46,7 @@ internal static class BuiltInSoftware
     /// <summary>Claude Code through Zed's adapter; instructions go in session/new <c>_meta.systemPrompt.append</c>.</summary>
     public static readonly SoftwarePackage ClaudeCode = new(
         NpmPackages: ["@zed-industries/claude-code-acp@0.16.2"],
+        Lockfile: SoftwarePackage.EmbeddedLockfile("claude-code"),
         Agent: new AgentType(
             Name: "claude-code",
             Command: "node",
@@ -63,18 +65,24 @@ internal static class BuiltInSoftware
     /// <summary>Codex through Zed's adapter (a native binary); instructions as <c>-c developer_instructions=…</c>.</summary>
     public static readonly SoftwarePackage Codex = new(
         NpmPackages: ["@zed-industries/codex-acp@0.16.0"],
+        Lockfile: SoftwarePackage.EmbeddedLockfile("codex"),
         Agent: new AgentType(Name: "codex", Command: "{dir}/node_modules/.bin/codex-acp", Args: [], Env: new Dictionary<string, string>(StringComparer.Ordinal))
         {
             InstructionsArgs = ["-c", "developer_instructions={json}"],
             Credentials = new Credentials(["OPENAI_API_KEY", "CODEX_API_KEY"], [".codex/auth.json"]),
         });
 
-    /// <summary>OpenCode's own <c>acp</c> command; instructions as a file named in its inline config.</summary>
+    /// <summary>
+    /// OpenCode's own <c>acp</c> command; instructions as a file named in its inline config. Its package's postinstall
+    /// script only copies the platform's binary (from an optional dependency) over a stub, and AgentOs runs no install
+    /// scripts: a small wrapper makes the same choice (the AVX2 build when the CPU has it, else the baseline one).
+    /// </summary>
     public static readonly SoftwarePackage OpenCode = new(
         NpmPackages: ["opencode-ai@1.18.33"],
+        Lockfile: SoftwarePackage.EmbeddedLockfile("opencode"),
         Agent: new AgentType(
             Name: "opencode",
-            Command: "{dir}/node_modules/.bin/opencode",
+            Command: "{dir}/agentos-opencode",
             Args: ["acp"],
             Env: new Dictionary<string, string>(StringComparer.Ordinal) { ["OPENCODE_DISABLE_AUTOUPDATE"] = "1" })
         {
@@ -82,6 +90,28 @@ internal static class BuiltInSoftware
             Credentials = new Credentials(
                 ["ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY", "GEMINI_API_KEY", "GROQ_API_KEY", "XAI_API_KEY"],
                 [".config/opencode/opencode.json", ".local/share/opencode/auth.json"]),
+        },
+        Files: new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["agentos-opencode"] = """
+                #!/bin/sh
+                # opencode's platform binary, chosen as its postinstall script would (AgentOs runs no install scripts).
+                m="{dir}/node_modules"
+                case "$(uname -m)" in
+                  x86_64) if grep -qw avx2 /proc/cpuinfo 2>/dev/null; then builds="x64 x64-baseline"; else builds="x64-baseline x64"; fi ;;
+                  aarch64|arm64) builds="arm64" ;;
+                  *) builds="$(uname -m)" ;;
+                esac
+                for build in $builds; do
+                  for libc in "" "-musl"; do
+                    bin="$m/opencode-linux-$build$libc/bin/opencode"
+                    if [ -x "$bin" ]; then exec "$bin" "$@"; fi
+                  done
+                done
+                echo "agentos-opencode: no opencode binary for linux ($builds) under $m" >&2
+                exit 127
+
+                """,
         });
 
     public static IReadOnlyList<SoftwarePackage> All { get; } = [Pi, ClaudeCode, Codex, OpenCode];

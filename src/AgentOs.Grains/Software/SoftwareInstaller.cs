@@ -11,7 +11,10 @@ namespace AgentOs.Software;
 
 /// <summary>
 /// Installs software packages into the shared software directory
-/// (<c>&lt;software&gt;/&lt;name&gt;-&lt;hash of the pinned specs&gt;</c>) with the host's npm, once:
+/// (<c>&lt;software&gt;/&lt;name&gt;-&lt;hash of the lockfile&gt;</c>) with the host's npm, once, as
+/// <c>npm ci --ignore-scripts</c> from the package's committed lockfile (every transitive dependency pinned
+/// with its integrity hash, and no package's lifecycle script runs on the host), with an environment that
+/// holds none of the server's (its API keys included), only what npm needs to reach its registry. Once:
 /// concurrent callers in this process share one install, other processes wait on a lock file, and
 /// a finished install is marked so later calls cost one file check. An install goes to a temporary
 /// folder first and is renamed into place only when complete, so a crash never leaves half a package.
@@ -30,7 +33,7 @@ internal sealed partial class SoftwareInstaller(IOptions<AgentOsOptions> options
     /// <summary>The folder <paramref name="package"/> lives in once installed.</summary>
     public string InstallDirectory(SoftwarePackage package)
     {
-        var key = string.Join('\n', package.NpmPackages.Concat(package.Files?.Select(f => f.Key + "=" + f.Value) ?? []));
+        var key = string.Join('\n', package.NpmPackages.Concat(package.Files?.Select(f => f.Key + "=" + f.Value) ?? []).Append(package.Lockfile));
         var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..10];
         return Path.Combine(SoftwareDirectory, $"{package.Name}-{hash}");
     }
@@ -76,8 +79,8 @@ internal sealed partial class SoftwareInstaller(IOptions<AgentOsOptions> options
         Directory.CreateDirectory(temporary);
         try
         {
-            await File.WriteAllTextAsync(Path.Combine(temporary, "package.json"),
-                $$"""{ "name": "agentos-{{package.Name}}", "private": true, "description": "Installed by AgentOs: {{specs}}" }""").ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(temporary, "package.json"), package.PackageJson()).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(temporary, "package-lock.json"), package.Lockfile).ConfigureAwait(false);
             await RunNpmAsync(package, temporary, stopwatch).ConfigureAwait(false);
             foreach (var (relative, content) in package.Files ?? new Dictionary<string, string>())
             {
@@ -140,8 +143,9 @@ internal sealed partial class SoftwareInstaller(IOptions<AgentOsOptions> options
         try
         {
             result = await Cli.Wrap("npm")
-                .WithArguments(["install", "--no-audit", "--no-fund", "--no-update-notifier", "--loglevel=http", "--prefix", folder, .. package.NpmPackages])
+                .WithArguments(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--no-update-notifier", "--loglevel=http", "--prefix", folder])
                 .WithWorkingDirectory(folder)
+                .WithEnvironmentVariables(NpmEnvironment(Environment.GetEnvironmentVariables()))
                 .WithValidation(CommandResultValidation.None)
                 .WithStandardOutputPipe(PipeTarget.ToDelegate(OnLine))
                 .WithStandardErrorPipe(PipeTarget.ToDelegate(OnLine))
@@ -164,6 +168,31 @@ internal sealed partial class SoftwareInstaller(IOptions<AgentOsOptions> options
                 $"Installing '{package.Name}' ({string.Join(' ', package.NpmPackages)}) failed: npm exited with {result.ExitCode}. Check that the server reaches the npm registry. npm said:\n{detail}");
         }
     }
+
+    /// <summary>
+    /// npm's environment: every variable of the server's removed (CliWrap sets the removed ones to null) but the
+    /// few npm needs to find itself and its registry: PATH, HOME (its user config), locale, temp, proxies, CA
+    /// certificates and its own <c>npm_config_*</c> settings.
+    /// </summary>
+    internal static Dictionary<string, string?> NpmEnvironment(System.Collections.IDictionary server)
+    {
+        var result = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry entry in server)
+        {
+            var key = (string)entry.Key;
+            result[key] = NpmNeeds(key) ? (string?)entry.Value : null;
+        }
+
+        return result;
+    }
+
+    private static readonly HashSet<string> NpmVariables = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    };
+
+    private static bool NpmNeeds(string key) =>
+        NpmVariables.Contains(key) || key.StartsWith("npm_config_", StringComparison.OrdinalIgnoreCase);
 
     private static async Task CheckNodeAsync(SoftwarePackage package)
     {
