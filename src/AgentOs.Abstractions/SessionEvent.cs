@@ -144,7 +144,10 @@ public static class AgentOsEventMethods
     /// <c>session/request_permission</c>, <c>reason</c> says who decided: <c>policy</c> (AllowAll or RejectAll),
     /// <c>client</c> (<see cref="IVmGrain.RespondPermission"/>), <c>timeout</c> (nobody answered in time: rejected),
     /// <c>turn_cancelled</c> (<see cref="IVmGrain.CancelPrompt"/>: outcome cancelled), <c>session_stopped</c>
-    /// (closed, destroyed or put to sleep: outcome cancelled) or <c>agent_exited</c>.
+    /// (closed, destroyed or put to sleep: outcome cancelled) or <c>agent_exited</c>. For <c>fs/read_text_file</c>,
+    /// <c>result.content</c> is the file's first 64 KiB when it is larger, with <c>contentBytes</c>, <c>contentSha256</c>
+    /// and <c>contentTruncated: true</c> (the agent itself got the whole file); an <c>fs/write_text_file</c> request
+    /// event is bounded the same way.
     /// </summary>
     public const string ClientResponse = "_agentos/client_response";
 }

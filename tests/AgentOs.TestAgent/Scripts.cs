@@ -176,6 +176,25 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
                     ? $"read failed: {readError}"
                     : Agent.Text(read["result"], "content") ?? "");
                 break;
+            case "read-digest":
+                // fs/read_text_file, then what arrived: "<characters> <sha256 of its UTF-8>", not the content.
+                var whole = await wire.RequestAsync("fs/read_text_file", new JsonObject { ["sessionId"] = session.Id, ["path"] = rest.Trim() }, cancellationToken);
+                var got = Agent.Text(whole["result"], "content") ?? "";
+                Say(session, Failure(whole) is { } digestError
+                    ? $"read failed: {digestError}"
+                    : $"{got.Length} {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(got)))}");
+                break;
+            case "write-big":
+                // fs/write_text_file of N 'y' characters (a file larger than a prompt should carry).
+                var (bigPath, countText) = SplitWord(rest);
+                var bigWritten = await wire.RequestAsync("fs/write_text_file", new JsonObject
+                {
+                    ["sessionId"] = session.Id,
+                    ["path"] = bigPath,
+                    ["content"] = new string('y', int.Parse(countText.Trim(), CultureInfo.InvariantCulture)),
+                }, cancellationToken);
+                Say(session, Failure(bigWritten) is { } bigError ? $"write failed: {bigError}" : $"wrote {bigPath}");
+                break;
             case "unknown-request":
                 var unknown = await wire.RequestAsync("_test/unknown", [], cancellationToken);
                 var errorCode = unknown["error"]?["code"]?.ToJsonString() ?? "none";

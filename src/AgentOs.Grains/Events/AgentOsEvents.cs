@@ -111,7 +111,13 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
         }));
 
     /// <summary>AgentOs answered the agent's request recorded with seq <paramref name="requestSeq"/>.</summary>
-    public void ClientResponse(long requestSeq, JsonElement requestId, string method, AcpReply reply, string? reason) =>
+    /// <param name="requestSeq">The seq of the request's event.</param>
+    /// <param name="requestId">Its JSON-RPC id.</param>
+    /// <param name="method">Its method.</param>
+    /// <param name="reply">The answer the agent got.</param>
+    /// <param name="reason">Who decided a permission request, or null.</param>
+    /// <param name="fileContent">For fs/read_text_file, the content read: recorded as <c>result</c> bounded by <see cref="RecordedFile"/>, not the reply's whole.</param>
+    public void ClientResponse(long requestSeq, JsonElement requestId, string method, AcpReply reply, string? reason, string? fileContent = null) =>
         events.Append(sessionId, AgentOsEventMethods.ClientResponse, Json(w =>
         {
             w.WriteNumber("requestSeq", requestSeq);
@@ -123,6 +129,12 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
                 w.WriteStartObject("error");
                 w.WriteNumber("code", reply.ErrorCode);
                 w.WriteString("message", reply.ErrorMessage);
+                w.WriteEndObject();
+            }
+            else if (fileContent is not null)
+            {
+                w.WriteStartObject("result");
+                RecordedFile.Write(w, fileContent);
                 w.WriteEndObject();
             }
             else

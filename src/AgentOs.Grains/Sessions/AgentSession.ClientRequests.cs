@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AgentOs.Acp;
+using AgentOs.Events;
 using AgentOs.Layout;
 
 namespace AgentOs.Sessions;
@@ -18,7 +19,7 @@ internal sealed partial class AgentSession
         var paramsJson = request.ParamsJson;
         if (request.Method != AcpMethods.SessionRequestPermission)
         {
-            var recorded = Events.AppendAndWaitAsync(SessionId, request.Method, paramsJson);
+            var recorded = Events.AppendAndWaitAsync(SessionId, request.Method, RecordedFile.Request(request.Method, request.Params, paramsJson));
             return AnswerAsync(request.Method, request.Params, paramsJson, request.Id!.Value, recorded);
         }
 
@@ -46,17 +47,21 @@ internal sealed partial class AgentSession
     {
         AcpReply reply;
         string? reason = null;
+        string? recordedContent = null;
         try
         {
             if (method == AcpMethods.SessionRequestPermission)
             {
                 (reply, reason) = await AnswerPermissionAsync(@params, paramsJson, recorded).ConfigureAwait(false);
             }
+            else if (method == AcpMethods.FsReadTextFile)
+            {
+                (reply, recordedContent) = await ReadTextFileAsync(@params).ConfigureAwait(false);
+            }
             else
             {
                 reply = method switch
                 {
-                    AcpMethods.FsReadTextFile => await ReadTextFileAsync(@params).ConfigureAwait(false),
                     AcpMethods.FsWriteTextFile => await WriteTextFileAsync(@params).ConfigureAwait(false),
                     _ => AcpReply.MethodNotFound(method),
                 };
@@ -83,11 +88,12 @@ internal sealed partial class AgentSession
             requestSeq = 0;
         }
 
-        _recorder.ClientResponse(requestSeq, id, method, reply, reason);
+        _recorder.ClientResponse(requestSeq, id, method, reply, reason, recordedContent);
         return reply;
     }
 
-    private async Task<AcpReply> ReadTextFileAsync(JsonElement @params)
+    /// <summary>The file's content for the agent, and the same content to record (bounded by <c>ClientResponse</c>), or null on an error.</summary>
+    private async Task<(AcpReply Reply, string? Content)> ReadTextFileAsync(JsonElement @params)
     {
         var request = @params.Deserialize(AcpJsonContext.Default.ReadTextFileRequest)
             ?? throw new AgentOsException(AgentOsErrorCode.InvalidArgument, "fs/read_text_file needs a path.");
@@ -98,8 +104,8 @@ internal sealed partial class AgentSession
             var size = RandomAccess.GetLength(file);
             if (size > Options.MaxFsReadBytes)
             {
-                return AcpReply.Error(JsonRpcErrorCodes.InvalidParams,
-                    $"{request.Path} has {size} bytes; AgentOs reads at most {Options.MaxFsReadBytes} (AgentOs:MaxFsReadBytes). Read it in parts with a shell command.");
+                return (AcpReply.Error(JsonRpcErrorCodes.InvalidParams,
+                    $"{request.Path} has {size} bytes; AgentOs reads at most {Options.MaxFsReadBytes} (AgentOs:MaxFsReadBytes). Read it in parts with a shell command."), null);
             }
 
             await using var stream = new FileStream(file, FileAccess.Read);
@@ -108,7 +114,7 @@ internal sealed partial class AgentSession
         }
         catch (FileNotFoundException)
         {
-            return AcpReply.Error(JsonRpcErrorCodes.InvalidParams, $"No such file: {request.Path}");
+            return (AcpReply.Error(JsonRpcErrorCodes.InvalidParams, $"No such file: {request.Path}"), null);
         }
 
         if (request.Line is not null || request.Limit is not null)
@@ -117,7 +123,7 @@ internal sealed partial class AgentSession
             content = string.Join('\n', request.Limit is { } limit ? lines.Take(limit) : lines);
         }
 
-        return AcpReply.Result(JsonSerializer.Serialize(new ReadTextFileResponse { Content = content }, AcpJsonContext.Default.ReadTextFileResponse));
+        return (AcpReply.Result(JsonSerializer.Serialize(new ReadTextFileResponse { Content = content }, AcpJsonContext.Default.ReadTextFileResponse)), content);
     }
 
     private async Task<AcpReply> WriteTextFileAsync(JsonElement @params)
