@@ -28,8 +28,11 @@ internal sealed record SandboxFile(string HostPath, string AgentPath);
 /// Confines agent processes to their VM. One per server, chosen at start by <c>AgentOs:Sandbox</c>
 /// (<see cref="SandboxSelector"/>): <see cref="BubblewrapSandbox"/> or <see cref="HostProcessSandbox"/>.
 /// </summary>
-internal abstract class AgentSandbox
+internal abstract class AgentSandbox : IAsyncDisposable
 {
+    /// <summary>Releases what the sandbox keeps between agents (the spare VM network); agents have stopped by then.</summary>
+    public virtual ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
     /// <summary>A short name recorded in <c>_agentos/agent_start</c>: <c>bubblewrap</c> or <c>none</c>.</summary>
     public abstract string Name { get; }
 

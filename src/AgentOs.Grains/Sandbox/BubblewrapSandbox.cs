@@ -30,6 +30,8 @@ internal sealed class BubblewrapSandbox(string bwrap, SandboxNetworkMode network
 
     public override string Name => "bubblewrap";
 
+    public override ValueTask DisposeAsync() => networks?.DisposeAsync() ?? ValueTask.CompletedTask;
+
     public override bool MapsHome => true;
 
     public override string SearchPath => "/usr/local/bin:/usr/bin:/bin";

@@ -71,17 +71,19 @@ internal static partial class SandboxSelector
             throw new InvalidOperationException($"AgentOs:SandboxNetwork is 'internet' (the default), which gives each VM a network namespace of its own, but {missing}. {fix}");
         }
 
+        var probe = Stopwatch.StartNew();
+        VmNetwork spare;
         try
         {
-            VmNetwork.CreateAsync(tools, NetworkRules.Build(options.SandboxAllowHostPorts, NetworkRules.HostAddresses()), CancellationToken.None)
-                .GetAwaiter().GetResult().DisposeAsync().AsTask().GetAwaiter().GetResult();
+            spare = VmNetworks.CreateAsync(tools, options.SandboxAllowHostPorts).GetAwaiter().GetResult();
         }
         catch (AgentOsException ex)
         {
             throw new InvalidOperationException($"AgentOs:SandboxNetwork is 'internet' (the default), but the probe failed. {ex.Message} {fix}", ex);
         }
 
-        return new VmNetworks(tools, options.SandboxAllowHostPorts);
+        Log.NetworkProbe(logger, probe.Elapsed.TotalMilliseconds);
+        return new VmNetworks(tools, options.SandboxAllowHostPorts, spare); // the probe's network is the first VM's
     }
 
     /// <summary>Writes <see cref="SeccompFilter"/>'s program (0600) and checks bwrap takes it; null on a machine it does not cover.</summary>
@@ -153,6 +155,9 @@ internal static partial class SandboxSelector
     {
         [LoggerMessage(Level = LogLevel.Information, Message = "Agents run under bubblewrap ({Bwrap}); network: {Network}; nested user namespaces {UserNamespaces}; seccomp: {Seccomp}; common tools from the host, read-only: {Tools} (not on this host: {Missing})")]
         public static partial void Bubblewrap(ILogger logger, string bwrap, string network, string userNamespaces, string seccomp, string tools, string missing);
+
+        [LoggerMessage(Level = LogLevel.Debug, Message = "A VM network namespace (holder, nftables rules, slirp4netns) came up in {Milliseconds:F1} ms; it is kept as the first VM's")]
+        public static partial void NetworkProbe(ILogger logger, double milliseconds);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "AgentOs:SandboxNetwork is 'host': AGENTS SHARE THE HOST'S NETWORK and can reach every service on it, this server's HTTP port, Orleans gateway and silo included. Use 'internet' (the default) unless every agent is trusted.")]
         public static partial void HostNetwork(ILogger logger);

@@ -1,15 +1,32 @@
 namespace AgentOs.Sandbox;
 
 /// <summary>
-/// The live <see cref="VmNetwork"/>s, one per VM that has a running agent: the first agent of a VM makes it
-/// (about 15 ms), the others join it, and it goes when the VM's last agent has exited. Agents of one VM share
-/// its loopback, as processes of one machine do; agents of two VMs share nothing.
+/// The live <see cref="VmNetwork"/>s, one per VM that has a running agent: the first agent of a VM takes it,
+/// the others join it, and it goes when the VM's last agent has exited. Agents of one VM share its loopback,
+/// as processes of one machine do; agents of two VMs share nothing. One spare network is kept made ahead
+/// (the start-up probe's, then one made in the background each time the spare is taken), so a VM's first
+/// agent does not wait the tens of milliseconds three helper processes take to start.
 /// </summary>
-internal sealed class VmNetworks(NetworkTools tools, IReadOnlyCollection<int> allowedHostPorts) : IAsyncDisposable
+internal sealed class VmNetworks : IAsyncDisposable
 {
     private readonly Dictionary<string, Entry> _live = new(StringComparer.Ordinal);
+    private readonly NetworkTools _tools;
+    private readonly IReadOnlyCollection<int> _allowedHostPorts;
+    private Task<VmNetwork>? _spare;
+    private bool _disposed;
 
-    public NetworkTools Tools => tools;
+    public VmNetworks(NetworkTools tools, IReadOnlyCollection<int> allowedHostPorts, VmNetwork? spare = null)
+    {
+        _tools = tools;
+        _allowedHostPorts = allowedHostPorts;
+        _spare = spare is null ? null : Task.FromResult(spare);
+    }
+
+    /// <summary>A new network with the rules as of now (the host's addresses are read each time).</summary>
+    public static Task<VmNetwork> CreateAsync(NetworkTools tools, IReadOnlyCollection<int> allowedHostPorts) =>
+        VmNetwork.CreateAsync(tools, NetworkRules.Build(allowedHostPorts, NetworkRules.HostAddresses()), CancellationToken.None);
+
+    public NetworkTools Tools => _tools;
 
     /// <summary>A share of <paramref name="vmRoot"/>'s network; dispose it when the agent has exited.</summary>
     public async Task<Lease> AcquireAsync(string vmRoot, CancellationToken cancellationToken)
@@ -17,9 +34,10 @@ internal sealed class VmNetworks(NetworkTools tools, IReadOnlyCollection<int> al
         Entry entry;
         lock (_live)
         {
+            ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_live.TryGetValue(vmRoot, out entry!))
             {
-                entry = new Entry(VmNetwork.CreateAsync(tools, NetworkRules.Build(allowedHostPorts, NetworkRules.HostAddresses()), CancellationToken.None));
+                entry = new Entry(TakeSpare());
                 _live[vmRoot] = entry;
             }
 
@@ -39,17 +57,27 @@ internal sealed class VmNetworks(NetworkTools tools, IReadOnlyCollection<int> al
 
     public async ValueTask DisposeAsync()
     {
-        List<Entry> entries;
+        List<Task<VmNetwork>> networks;
         lock (_live)
         {
-            entries = [.. _live.Values];
+            _disposed = true;
+            networks = [.. _live.Values.Select(e => e.Network), .. _spare is null ? [] : new[] { _spare }];
             _live.Clear();
+            _spare = null;
         }
 
-        foreach (var entry in entries)
+        foreach (var network in networks)
         {
-            await DisposeNetworkAsync(entry).ConfigureAwait(false);
+            await DisposeNetworkAsync(network).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Under the lock: the spare if it came up (else a new one), and the next spare on its way.</summary>
+    private Task<VmNetwork> TakeSpare()
+    {
+        var spare = _spare is { IsFaulted: false, IsCanceled: false } ready ? ready : CreateAsync(_tools, _allowedHostPorts);
+        _spare = CreateAsync(_tools, _allowedHostPorts);
+        return spare;
     }
 
     private async ValueTask ReleaseAsync(string vmRoot, Entry entry)
@@ -64,14 +92,14 @@ internal sealed class VmNetworks(NetworkTools tools, IReadOnlyCollection<int> al
             _live.Remove(vmRoot);
         }
 
-        await DisposeNetworkAsync(entry).ConfigureAwait(false);
+        await DisposeNetworkAsync(entry.Network).ConfigureAwait(false);
     }
 
-    private static async ValueTask DisposeNetworkAsync(Entry entry)
+    private static async ValueTask DisposeNetworkAsync(Task<VmNetwork> network)
     {
         try
         {
-            await (await entry.Network.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
+            await (await network.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
         }
         catch (AgentOsException)
         {
