@@ -63,7 +63,17 @@ app.Lifetime.ApplicationStarted.Register(() =>
     ServerLog.Ready(app.Logger, string.Join(", ", app.Urls), orleans.GatewayPort, agentOs.DataDirectoryFullPath, agents);
 });
 
-await app.RunAsync();
+try
+{
+    await app.RunAsync();
+}
+catch (Exception ex) when (ex is InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException)
+{
+    // What the operator must fix (a second server on the data directory, a missing sandbox tool, a bad option): one line, no stack trace.
+    Console.Error.WriteLine("AgentOs cannot start: " + ex.Message);
+    return 1;
+}
+
 return 0;
 
 internal static partial class ServerLog

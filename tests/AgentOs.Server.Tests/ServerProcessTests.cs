@@ -96,6 +96,19 @@ public sealed class ServerProcessTests(ServerProcessFixture fixture) : IClassFix
         (await act.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("already in use");
     }
 
+    [Fact]
+    public async Task SecondServer_OnTheSameDataDirectory_RefusesToStart_NamingTheFirstOnesPid()
+    {
+        // Issue 13, item 3: two servers on one data directory would each keep their own seq cache and resume each other's sessions.
+        var env = TestAgents.AsEnvironment("mine");
+        env["AgentOs__DataDirectory"] = _server.DataDirectory;
+        var act = () => ServerProcess.StartAsync(env);
+
+        (await act.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should()
+            .Contain($"another AgentOs server (pid {_server.Pid})").And.Contain(_server.DataDirectory);
+        (await fixture.Server.WaitHealthyAsync(TestTimeouts.Default)).Should().BePositive("the first server goes on");
+    }
+
     private async Task<(int ExitCode, string Stdout, string Stderr)> RunQuickstartAsync(params string[] args)
     {
         var info = new ProcessStartInfo(TestPaths.Dotnet, [TestPaths.QuickstartDll, "--gateway", $"127.0.0.1:{_server.GatewayPort}", "--cluster", _server.ClusterId, .. args])

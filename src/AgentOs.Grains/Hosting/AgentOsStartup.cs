@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 namespace AgentOs.Hosting;
 
 /// <summary>
-/// At start: chooses the sandbox (so a missing bubblewrap is said at once, not at the first session)
+/// At start: takes the data directory's lock (one server per data directory), chooses the sandbox (so a missing bubblewrap is said at once, not at the first session)
 /// and installs the <see cref="AgentOsOptions.Preinstall"/> packages in the background. The sandbox
 /// probe (a throw-away bwrap process) runs while the silo starts; the start completes, or fails,
 /// only once it is chosen.
@@ -18,10 +18,10 @@ internal sealed partial class AgentOsStartup(IServiceProvider services, Software
 {
     private Task _preinstall = Task.CompletedTask;
     private Task _sandbox = Task.CompletedTask;
+    private DataDirectoryLock? _lock;
 
-    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    public Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>Before the silo starts (so before any grain opens a database): the data directory's lock and modes.</summary>
+    public Task StartingAsync(CancellationToken cancellationToken)
     {
         var data = options.Value.DataDirectoryFullPath;
         if (PrivateFiles.RestrictDataDirectory(data))
@@ -29,6 +29,12 @@ internal sealed partial class AgentOsStartup(IServiceProvider services, Software
             Log.DataDirectoryRestricted(logger, data);
         }
 
+        _lock = DataDirectoryLock.Acquire(data);
+        return Task.CompletedTask;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
         _sandbox = Task.Run(() => _ = services.GetRequiredService<AgentSandbox>().Name, CancellationToken.None);
         var packages = options.Value.Preinstall.Select(name => BuiltInSoftware.Find(name) ?? throw new InvalidOperationException(
             $"AgentOs:Preinstall names '{name}', which is not a software package (known: {string.Join(", ", BuiltInSoftware.All.Select(p => p.Name))}).")).ToList();
@@ -55,7 +61,11 @@ internal sealed partial class AgentOsStartup(IServiceProvider services, Software
 
     public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        _lock?.Dispose();
+        return Task.CompletedTask;
+    }
 
     private static partial class Log
     {

@@ -54,9 +54,9 @@ internal static class PrivateFiles
     }
 
     /// <summary>Opens <paramref name="path"/> for writing; a file it creates is 0600.</summary>
-    public static FileStream Create(string path, System.IO.FileMode mode)
+    public static FileStream Create(string path, System.IO.FileMode mode, FileShare share = FileShare.Read)
     {
-        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write };
+        var options = new FileStreamOptions { Mode = mode, Access = FileAccess.Write, Share = share };
         if (!OperatingSystem.IsWindows())
         {
             options.UnixCreateMode = FileMode;
