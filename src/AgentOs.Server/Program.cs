@@ -65,6 +65,8 @@ app.Lifetime.ApplicationStarted.Register(() =>
 
 try
 {
+    // Every option is checked before anything starts (AgentOsOptionsValidator): a bad value is one line here, not a failed host start.
+    _ = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentOsOptions>>().Value;
     await app.RunAsync();
 }
 catch (Exception ex) when (ex is InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException)

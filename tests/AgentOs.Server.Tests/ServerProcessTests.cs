@@ -109,6 +109,25 @@ public sealed class ServerProcessTests(ServerProcessFixture fixture) : IClassFix
         (await fixture.Server.WaitHealthyAsync(TestTimeouts.Default)).Should().BePositive("the first server goes on");
     }
 
+    [Theory]
+    [InlineData("PromptTimeout", "-00:00:01")]
+    [InlineData("MaxPromptLength", "-5")]
+    [InlineData("NewSessionTimeout", "00:00:00")]
+    [InlineData("MaxQueuedPrompts", "-1")]
+    [InlineData("SandboxAllowHostPorts:0", "70000")]
+    [InlineData("VmIdleTimeout", "00:00:00.5")]
+    public async Task ABadOptionValue_StopsTheServerAtStart_WithOneLineNamingTheKeyAndTheValue(string key, string value)
+    {
+        // Issue 13, item 6: these started fine and then failed every prompt (PromptTimeout with a raw ArgumentOutOfRangeException at the client).
+        var env = TestAgents.AsEnvironment("mine");
+        env["AgentOs__" + key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        var act = () => ServerProcess.StartAsync(env);
+
+        var message = (await act.Should().ThrowAsync<InvalidOperationException>()).Which.Message;
+        message.Should().Contain("AgentOs cannot start: ").And.Contain($"AgentOs:{key.Split(':')[0]} is '{value}", "the line names the key and the value");
+        message.Should().NotContain("   at ", "one line, no stack trace");
+    }
+
     private async Task<(int ExitCode, string Stdout, string Stderr)> RunQuickstartAsync(params string[] args)
     {
         var info = new ProcessStartInfo(TestPaths.Dotnet, [TestPaths.QuickstartDll, "--gateway", $"127.0.0.1:{_server.GatewayPort}", "--cluster", _server.ClusterId, .. args])

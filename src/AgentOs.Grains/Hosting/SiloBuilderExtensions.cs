@@ -36,12 +36,8 @@ public static class SiloBuilderExtensions
             options.Configure(configure);
         }
 
-        options.Validate(o => !string.IsNullOrWhiteSpace(o.DataDirectory), "AgentOs:DataDirectory must not be empty.");
-        options.Validate(o => o.SandboxAllowHostPorts.All(p => p is > 0 and <= 65535), "AgentOs:SandboxAllowHostPorts must hold TCP port numbers (1 to 65535).");
-        options.Validate(o => o.MaxFsReadBytes > 0, "AgentOs:MaxFsReadBytes must be more than zero (bytes; default 10485760).");
-        options.Validate(o => o.VmIdleTimeout >= TimeSpan.FromSeconds(1), "AgentOs:VmIdleTimeout must be at least one second.");
-        options.Validate(o => o.PermissionTimeout > TimeSpan.Zero && o.PermissionTimeout <= PermissionBroker.MaxTimeout, "AgentOs:PermissionTimeout must be more than zero and at most one day (e.g. 00:05:00).");
-        options.Validate(o => o.CancelGracePeriod > TimeSpan.Zero && o.CancelGracePeriod <= TimeSpan.FromHours(1), "AgentOs:CancelGracePeriod must be more than zero and at most one hour (e.g. 00:00:05).");
+        options.ValidateOnStart();
+        silo.Services.AddSingleton<IValidateOptions<AgentOsOptions>, AgentOsOptionsValidator>();
         silo.Services.AddSingleton<SoftwareInstaller>();
         silo.Services.AddSingleton<AgentTypeRegistry>();
         silo.Services.AddSingleton<AgentSandbox>(sp => SandboxSelector.Select(

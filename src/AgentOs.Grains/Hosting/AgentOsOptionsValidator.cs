@@ -1,0 +1,59 @@
+using System.Globalization;
+using AgentOs.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace AgentOs.Hosting;
+
+/// <summary>
+/// Every rule an <see cref="AgentOsOptions"/> value must meet, checked at start (<c>ValidateOnStart</c>): a bad value
+/// stops the server with one line per fault naming the key, the value and the rule, instead of failing later, call by call.
+/// </summary>
+internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
+{
+    /// <summary>The longest a timer of .NET can wait (int.MaxValue milliseconds is 24.8 days), rounded down.</summary>
+    private static readonly TimeSpan LongestTimer = TimeSpan.FromDays(24);
+
+    public ValidateOptionsResult Validate(string? name, AgentOsOptions o)
+    {
+        var faults = new List<string>();
+        void Check(bool ok, string key, object value, string rule)
+        {
+            if (!ok)
+            {
+                faults.Add($"AgentOs:{key} is {Show(value)}; {rule}.");
+            }
+        }
+
+        void Duration(string key, TimeSpan value, TimeSpan min, TimeSpan max, string example) =>
+            Check(value >= min && value <= max, key, value, $"it must be {(min.Ticks <= 1 ? "more than zero" : $"at least {min}")} and at most {max} (e.g. {example})");
+
+        var positive = TimeSpan.FromTicks(1);
+        Check(!string.IsNullOrWhiteSpace(o.DataDirectory), "DataDirectory", o.DataDirectory, "it must name a folder");
+        Duration("InitializeTimeout", o.InitializeTimeout, positive, TimeSpan.FromHours(1), "00:00:10");
+        Duration("NewSessionTimeout", o.NewSessionTimeout, positive, TimeSpan.FromHours(1), "00:00:30");
+        Duration("PromptTimeout", o.PromptTimeout, positive, LongestTimer, "00:10:00");
+        Duration("RequestTimeout", o.RequestTimeout, positive, LongestTimer, "00:02:00");
+        Duration("AgentStopGracePeriod", o.AgentStopGracePeriod, positive, TimeSpan.FromMinutes(10), "00:00:02");
+        Duration("VmIdleTimeout", o.VmIdleTimeout, TimeSpan.FromSeconds(1), LongestTimer, "00:15:00");
+        Duration("PermissionTimeout", o.PermissionTimeout, positive, PermissionBroker.MaxTimeout, "00:05:00");
+        Duration("CancelGracePeriod", o.CancelGracePeriod, positive, TimeSpan.FromHours(1), "00:00:05");
+        Check(o.MaxFsReadBytes > 0, "MaxFsReadBytes", o.MaxFsReadBytes, "it must be more than zero (bytes; default 10485760)");
+        Check(o.MaxPromptLength > 0, "MaxPromptLength", o.MaxPromptLength, "it must be more than zero (characters; default 1000000)");
+        Check(o.MaxQueuedPrompts >= 0, "MaxQueuedPrompts", o.MaxQueuedPrompts, "it must be zero or more (default 16)");
+        Check(Enum.IsDefined(o.Sandbox), "Sandbox", o.Sandbox, "it must be auto, bubblewrap or none");
+        Check(Enum.IsDefined(o.SandboxNetwork), "SandboxNetwork", o.SandboxNetwork, "it must be internet, none or host");
+        foreach (var port in o.SandboxAllowHostPorts.Where(p => p is <= 0 or > 65535))
+        {
+            Check(false, "SandboxAllowHostPorts", port, "each must be a TCP port number (1 to 65535)");
+        }
+
+        return faults.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(faults);
+    }
+
+    private static string Show(object value) => value switch
+    {
+        string s => $"'{s}'",
+        IFormattable f => $"'{f.ToString(null, CultureInfo.InvariantCulture)}'",
+        _ => $"'{value}'",
+    };
+}
