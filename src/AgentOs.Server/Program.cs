@@ -3,6 +3,12 @@ using AgentOs.Hosting;
 using AgentOs.Server;
 using Orleans.Configuration;
 
+// `certs create …`: the CA and certificates for mutual TLS on the Orleans ports, then exit.
+if (args is ["certs", .. var certsArgs])
+{
+    return CertsCommand.Run(certsArgs);
+}
+
 // appsettings.json ships next to the binary, so the embedded defaults hold from any working
 // directory; ./data stays relative to where the server is started.
 // appsettings*.json are read once: no file watchers to set up at start (settings apply at the next
