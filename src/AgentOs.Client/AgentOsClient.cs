@@ -55,10 +55,16 @@ public sealed class AgentOsClient : IAsyncDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
+            var tls = host.Services.GetService<GatewayTls>();
             host.Dispose();
             throw new AgentOsException(AgentOsErrorCode.ServerUnavailable,
                 $"Could not reach the AgentOs server at {options.GatewayHost}:{options.GatewayPort} (cluster '{options.ClusterId}') within {options.ConnectTimeout.TotalSeconds:0.#} s. " +
-                "Is it running? Start it with `dotnet run --project src/AgentOs.Server`, or set GatewayHost/GatewayPort.", ex);
+                "Is it running? Start it with `dotnet run --project src/AgentOs.Server`, or set GatewayHost/GatewayPort. " +
+                (tls is null
+                    ? "A gateway that listens beyond loopback requires mutual TLS: set ClientCertificate and CaCertificate (or ClientCertificatePath, ClientKeyPath and CaCertificatePath) from the server's `certs create`."
+                    : tls.LastRefusal is { } refusal
+                        ? $"TLS: {refusal}."
+                        : "With TLS on, the server must listen with mutual TLS and accept this client certificate (issued by its CA)."), ex);
         }
 
         return new AgentOsClient(host);
@@ -90,11 +96,22 @@ public sealed class AgentOsClient : IAsyncDisposable
 /// <summary>Orleans client configuration for AgentOs.</summary>
 public static class AgentOsClientBuilderExtensions
 {
-    /// <summary>Points an Orleans client at an AgentOs server and registers the event stream provider.</summary>
+    /// <summary>
+    /// Points an Orleans client at an AgentOs server and registers the event stream provider; with a client
+    /// certificate in <paramref name="options"/>, every gateway connection uses mutual TLS.
+    /// </summary>
+    /// <exception cref="AgentOsException"><see cref="AgentOsErrorCode.InvalidArgument"/>: TLS settings incomplete or a certificate file unusable.</exception>
     public static IClientBuilder ConfigureAgentOsClient(this IClientBuilder client, AgentOsClientOptions options)
     {
         var gateway = ResolveGateway(options.GatewayHost, options.GatewayPort);
         client.UseStaticClustering(gateway);
+        if (options.UsesTls)
+        {
+            var tls = GatewayTls.Create(options);
+            client.Services.AddSingleton(tls);
+            client.UseTls(tls.Certificate, tls.Configure);
+        }
+
         client.Configure<ClusterOptions>(o =>
         {
             o.ClusterId = options.ClusterId;

@@ -3,6 +3,12 @@ using AgentOs.Hosting;
 using AgentOs.Server;
 using Orleans.Configuration;
 
+// `certs create …`: the CA and certificates for mutual TLS on the Orleans ports, then exit.
+if (args is ["certs", .. var certsArgs])
+{
+    return CertsCommand.Run(certsArgs);
+}
+
 // appsettings.json ships next to the binary, so the embedded defaults hold from any working
 // directory; ./data stays relative to where the server is started.
 // appsettings*.json are read once: no file watchers to set up at start (settings apply at the next
@@ -30,8 +36,10 @@ if (args is ["install", .. var packages])
 }
 
 var orleans = builder.Configuration.GetSection("AgentOs:Orleans").Get<OrleansEndpointOptions>() ?? new OrleansEndpointOptions();
+SiloNetwork network;
 try
 {
+    network = SiloNetwork.Resolve(orleans);
     PortGuard.EnsureFree(("Silo", orleans.SiloPort), ("Gateway", orleans.GatewayPort));
 }
 catch (InvalidOperationException ex)
@@ -47,7 +55,8 @@ builder.Services.AddSingleton<ServerReadiness>();
 builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ServerReadiness>());
 builder.UseOrleans(silo =>
 {
-    silo.UseLocalhostClustering(orleans.SiloPort, orleans.GatewayPort, serviceId: orleans.ServiceId, clusterId: orleans.ClusterId);
+    // One silo, development clustering, on AgentOs:Orleans:ListenAddress; mutual TLS when configured.
+    network.Apply(silo, orleans);
     // Prompt turns last minutes; the grain interface sets per-method response timeouts on top.
     silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(5));
     silo.UseAgentOs(builder.Configuration);
@@ -60,7 +69,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
 {
     var agentOs = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<AgentOsOptions>>().Value;
     var agents = string.Join(", ", app.Services.GetAgentTypeNames());
-    ServerLog.Ready(app.Logger, string.Join(", ", app.Urls), orleans.GatewayPort, agentOs.DataDirectoryFullPath, agents);
+    ServerLog.Ready(app.Logger, string.Join(", ", app.Urls), network.Describe(orleans.GatewayPort), agentOs.DataDirectoryFullPath, agents);
 });
 
 try
@@ -80,6 +89,6 @@ return 0;
 
 internal static partial class ServerLog
 {
-    [LoggerMessage(Level = LogLevel.Information, Message = "AgentOs ready: HTTP {Urls}, Orleans gateway localhost:{GatewayPort}, data {DataDirectory}, agent types: {AgentTypes}")]
-    public static partial void Ready(ILogger logger, string urls, int gatewayPort, string dataDirectory, string agentTypes);
+    [LoggerMessage(Level = LogLevel.Information, Message = "AgentOs ready: HTTP {Urls}, Orleans gateway {Gateway}, data {DataDirectory}, agent types: {AgentTypes}")]
+    public static partial void Ready(ILogger logger, string urls, string gateway, string dataDirectory, string agentTypes);
 }
