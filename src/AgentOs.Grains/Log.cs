@@ -20,6 +20,9 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Information, Message = "VM {VmId}: deactivating ({Reason}); stopping {SessionCount} agents")]
     public static partial void VmDeactivating(ILogger logger, string vmId, string reason, int sessionCount);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: the database holds a row at a seq AgentOs was about to use (another writer?): {Reason}; reloaded MAX(seq) of the batch's sessions and numbered the batch after it")]
+    public static partial void SeqConflict(ILogger logger, string vmId, string reason);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "VM {VmId}: committing {Count} events failed (attempt {Attempt})")]
     public static partial void CommitFailed(ILogger logger, string vmId, int count, int attempt, Exception exception);
 

@@ -119,7 +119,7 @@ internal sealed class EventPipeline : IAsyncDisposable
     {
         var reader = _queue.Reader;
         var rows = new List<EventRow>(MaxBatch);
-        var waiters = new List<(TaskCompletionSource<long> Done, long Seq)>();
+        var waiters = new List<Waiter>();
         var encoder = new SessionEventCodec.Writer(SessionEventCodec.ChunkSize, SessionEventCodec.ChunkSize);
         while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
@@ -132,14 +132,14 @@ internal sealed class EventPipeline : IAsyncDisposable
                 taken++;
                 if (pending.SessionId is null)
                 {
-                    waiters.Add((pending.Done!, 0)); // a flush marker
+                    waiters.Add(new Waiter(pending.Done!, null, 0)); // a flush marker
                     continue;
                 }
 
                 if (pending.Forget)
                 {
                     _lastSeq.Remove(pending.SessionId);
-                    waiters.Add((pending.Done!, 0));
+                    waiters.Add(new Waiter(pending.Done!, null, 0));
                     continue;
                 }
 
@@ -148,11 +148,11 @@ internal sealed class EventPipeline : IAsyncDisposable
                 bytes += pending.Params.Length + 32;
                 if (pending.Done is not null)
                 {
-                    waiters.Add((pending.Done, seq));
+                    waiters.Add(new Waiter(pending.Done, pending.SessionId, seq));
                 }
             }
 
-            var committed = rows.Count == 0 || Commit(rows);
+            var committed = rows.Count == 0 || Commit(rows, waiters);
             if (committed && rows.Count > 0)
             {
                 encoder.Reset();
@@ -182,7 +182,7 @@ internal sealed class EventPipeline : IAsyncDisposable
         return last;
     }
 
-    private bool Commit(List<EventRow> events)
+    private bool Commit(List<EventRow> events, List<Waiter> waiters)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -190,6 +190,13 @@ internal sealed class EventPipeline : IAsyncDisposable
             {
                 _store.AppendEvents(events);
                 return true;
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode == 19 && attempt < MaxCommitAttempts)
+            {
+                // SQLITE_CONSTRAINT: a row at a seq this pipeline thought free (another writer's). The cache is wrong,
+                // not the batch: reload MAX(seq) of the batch's sessions and number the batch after it, once more.
+                Log.SeqConflict(_logger, _vmId, ex.Message);
+                Renumber(events, waiters);
             }
             catch (Exception ex) when (attempt < MaxCommitAttempts)
             {
@@ -213,6 +220,35 @@ internal sealed class EventPipeline : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>Numbers <paramref name="events"/> after what the store holds, in order per session, and their waiters with them.</summary>
+    private void Renumber(List<EventRow> events, List<Waiter> waiters)
+    {
+        var renumbered = new Dictionary<(string Session, long Seq), long>();
+        foreach (var session in events.Select(e => e.SessionId).Distinct(StringComparer.Ordinal).ToList())
+        {
+            _lastSeq[session] = _store.GetLastSeq(session);
+        }
+
+        for (var i = 0; i < events.Count; i++)
+        {
+            var row = events[i];
+            var seq = ++LastSeqRef(row.SessionId);
+            renumbered[(row.SessionId, row.Seq)] = seq;
+            events[i] = row with { Seq = seq };
+        }
+
+        for (var i = 0; i < waiters.Count; i++)
+        {
+            if (waiters[i].SessionId is { } session && renumbered.TryGetValue((session, waiters[i].Seq), out var seq))
+            {
+                waiters[i] = waiters[i] with { Seq = seq };
+            }
+        }
+    }
+
+    private ref long LastSeqRef(string sessionId) =>
+        ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_lastSeq, sessionId, out _);
 
     private async Task PublishAsync(SessionEventBatch batch)
     {
@@ -239,9 +275,9 @@ internal sealed class EventPipeline : IAsyncDisposable
         }
     }
 
-    private static void CompleteWaiters(List<(TaskCompletionSource<long> Done, long Seq)> waiters, bool committed)
+    private static void CompleteWaiters(List<Waiter> waiters, bool committed)
     {
-        foreach (var (done, seq) in waiters)
+        foreach (var (done, _, seq) in waiters)
         {
             if (committed)
             {
@@ -266,6 +302,9 @@ internal sealed class EventPipeline : IAsyncDisposable
         _queue.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
     }
+
+    /// <summary>Who waits for an event's commit (<paramref name="SessionId"/> null for a flush marker), and its seq.</summary>
+    private readonly record struct Waiter(TaskCompletionSource<long> Done, string? SessionId, long Seq);
 
     /// <summary>An appended event (or, with no session, a flush marker). A struct: no allocation per event.</summary>
     private readonly record struct Pending(string? SessionId, string Method, ReadOnlyMemory<byte> Params, long CreatedAtMs, TaskCompletionSource<long>? Done, bool Forget = false);
