@@ -24,6 +24,13 @@ public enum AgentOsErrorCode
 
     /// <summary>The agent type needs credentials (an API key) that neither the server nor the session gave.</summary>
     MissingCredentials = 21,
+
+    /// <summary>
+    /// The VM's database could not store events (locked by another process, disk full, I/O error) within
+    /// <c>AgentOs:StorageRetryTimeout</c>, or free space under the databases is below <c>AgentOs:MinFreeDiskBytes</c>.
+    /// Nothing is lost silently: a lost event is recorded as <c>_agentos/events_lost</c>.
+    /// </summary>
+    StorageUnavailable = 22,
 }
 
 /// <summary>An error from AgentOs with a code clients can switch on and a message that says what to do.</summary>

@@ -123,7 +123,7 @@ public static class AgentOsEventMethods
     /// </summary>
     public const string AgentStart = "_agentos/agent_start";
 
-    /// <summary>The agent process exited: <c>{ "exitCode", "signal"?, "stderrTail", "expected" }</c>.</summary>
+    /// <summary>The agent process exited: <c>{ "exitCode", "signal"?, "reason"?, "stderrTail", "expected" }</c>. <c>reason</c> says why AgentOs stopped it, when it did: <c>storage_unavailable</c> (its events could not be stored, see <see cref="EventsLost"/>).</summary>
     public const string AgentExit = "_agentos/agent_exit";
 
     /// <summary>The ACP session of a new session was set up: <c>{ "acpSessionId", "restore": "new", "agentInfo" }</c>.</summary>
@@ -150,4 +150,13 @@ public static class AgentOsEventMethods
     /// event is bounded the same way.
     /// </summary>
     public const string ClientResponse = "_agentos/client_response";
+
+    /// <summary>
+    /// Events of the session could not be stored: <c>{ "count": n, "firstLostAtMs": t, "reason": "..." }</c>. The VM's
+    /// database refused them for longer than <c>AgentOs:StorageRetryTimeout</c> (locked by another process, disk full,
+    /// I/O error). They were never published to anyone and their seqs were not kept, so seq stays gapless; this marker
+    /// takes the seq after the last stored event, recorded as soon as storage works again. The turn that lost them
+    /// failed with <see cref="AgentOsErrorCode.StorageUnavailable"/> and the agent was stopped; the session can be resumed.
+    /// </summary>
+    public const string EventsLost = "_agentos/events_lost";
 }

@@ -85,6 +85,14 @@ public sealed class AgentOsOptions
     /// </summary>
     public TimeSpan CancelGracePeriod { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a batch of events that the VM's database refuses (locked by another process, disk full, I/O error)
+    /// is retried, with backoff, while the VM's agents are held back (their output is not read, so they block on
+    /// it). Past it the events count as lost: the sessions' turns fail with <c>StorageUnavailable</c>, their agents
+    /// are stopped and <c>_agentos/events_lost</c> records the loss. Default 30 s.
+    /// </summary>
+    public TimeSpan StorageRetryTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Where agent stderr goes; when null, to the host's stderr with a prefix.</summary>
     public Action<AgentStderrChunk>? OnAgentStderr { get; set; }
 

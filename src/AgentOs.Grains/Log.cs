@@ -23,8 +23,14 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: the database holds a row at a seq AgentOs was about to use (another writer?): {Reason}; reloaded MAX(seq) of the batch's sessions and numbered the batch after it")]
     public static partial void SeqConflict(ILogger logger, string vmId, string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "VM {VmId}: committing {Count} events failed (attempt {Attempt})")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "VM {VmId}: committing {Count} events failed (attempt {Attempt}); retrying while the VM's agents are held back")]
     public static partial void CommitFailed(ILogger logger, string vmId, int count, int attempt, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: committed {Count} events at attempt {Attempt}, {Seconds:0.0} s after the first failure")]
+    public static partial void CommitRecovered(ILogger logger, string vmId, int count, int attempt, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "VM {VmId}: session {SessionId} lost {Count} events that could not be stored for {BudgetSeconds} s (AgentOs:StorageRetryTimeout); they were never published, its turn fails with StorageUnavailable, its agent is stopped, and _agentos/events_lost records the loss once storage works")]
+    public static partial void EventsLost(ILogger logger, string vmId, string sessionId, int count, double budgetSeconds, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: publishing {Count} committed events failed (attempt {Attempt}); subscribers can replay them from the store")]
     public static partial void PublishFailed(ILogger logger, string vmId, int count, int attempt, Exception exception);

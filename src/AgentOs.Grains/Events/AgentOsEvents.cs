@@ -88,13 +88,18 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
         }));
 
     /// <summary>The agent process exited; <paramref name="expected"/> when AgentOs stopped it.</summary>
-    public Task<long> AgentExitAsync(int exitCode, string stderrTail, bool expected) =>
+    public Task<long> AgentExitAsync(int exitCode, string stderrTail, bool expected, string? reason = null) =>
         events.AppendAndWaitAsync(sessionId, AgentOsEventMethods.AgentExit, Json(w =>
         {
             w.WriteNumber("exitCode", exitCode);
             if (exitCode > 128)
             {
                 w.WriteNumber("signal", exitCode - 128);
+            }
+
+            if (reason is not null)
+            {
+                w.WriteString("reason", reason);
             }
 
             w.WriteString("stderrTail", stderrTail);

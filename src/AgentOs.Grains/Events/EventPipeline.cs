@@ -30,7 +30,12 @@ internal sealed class EventPipeline : IAsyncDisposable
     public const int MaxBatchBytes = 48 * 1024;
 
     private const int HighWater = 64 * 1024;
-    private const int MaxCommitAttempts = 3;
+
+    /// <summary>How many times a batch is renumbered after a unique-key conflict before it counts as failed (it never loops).</summary>
+    private const int MaxRenumbers = 2;
+
+    /// <summary>How long the writer waits for more events while a loss is still to be recorded.</summary>
+    private static readonly TimeSpan LossMarkerRetry = TimeSpan.FromSeconds(1);
 
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
     private readonly Dictionary<string, long> _lastSeq = new(StringComparer.Ordinal);
@@ -40,13 +45,21 @@ internal sealed class EventPipeline : IAsyncDisposable
     private readonly string _vmId;
     private readonly TimeProvider _time;
     private readonly Task _writer;
+    private readonly TimeSpan _retryBudget;
+
+    /// <summary>Events of a session that could not be committed, not yet recorded as <c>_agentos/events_lost</c>. Writer loop only.</summary>
+    private readonly Dictionary<string, EventsLost> _lost = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Action<EventsLost>> _lossWatchers = new(StringComparer.Ordinal);
+    private volatile bool _retrying;
     private TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _queued;
     private volatile bool _stopping;
 
-    public EventPipeline(string vmId, VmStore store, IEventPublisher publisher, ILogger logger, TimeProvider? time = null)
+    /// <summary>Starts the writer loop. A batch that fails to commit is retried for <paramref name="retryBudget"/> (the VM's appenders held back meanwhile) before its events count as lost.</summary>
+    public EventPipeline(string vmId, VmStore store, IEventPublisher publisher, ILogger logger, TimeSpan? retryBudget = null, TimeProvider? time = null)
     {
         _vmId = vmId;
+        _retryBudget = retryBudget ?? TimeSpan.FromSeconds(30);
         _store = store;
         _publisher = publisher;
         _logger = logger;
@@ -63,11 +76,31 @@ internal sealed class EventPipeline : IAsyncDisposable
     /// </summary>
     public void Append(string sessionId, string method, ReadOnlyMemory<byte> paramsUtf8) => Enqueue(new Pending(sessionId, method, paramsUtf8, Now(), null));
 
-    /// <summary>Appends and, when the queue is deep, waits for the writer to catch up (back-pressure).</summary>
+    /// <summary>
+    /// Appends and, when the queue is deep or storage is failing (a commit being retried), waits for the writer to
+    /// catch up (back-pressure: the agent's reader stops reading, its stdout pipe fills, and the agent blocks).
+    /// </summary>
     public ValueTask AppendWithBackPressureAsync(string sessionId, string method, ReadOnlyMemory<byte> paramsUtf8)
     {
         Append(sessionId, method, paramsUtf8);
-        return Volatile.Read(ref _queued) > HighWater ? new ValueTask(WaitForDrainAsync()) : ValueTask.CompletedTask;
+        return MustWait ? new ValueTask(WaitForDrainAsync()) : ValueTask.CompletedTask;
+    }
+
+    private bool MustWait => _retrying || Volatile.Read(ref _queued) > HighWater;
+
+    /// <summary>
+    /// Calls <paramref name="onLost"/> (on the writer's thread; it must not block) when events of
+    /// <paramref name="sessionId"/> could not be committed within the retry budget. One watcher per session.
+    /// </summary>
+    public IDisposable WatchLoss(string sessionId, Action<EventsLost> onLost)
+    {
+        _lossWatchers[sessionId] = onLost;
+        return new LossWatch(this, sessionId, onLost);
+    }
+
+    private sealed class LossWatch(EventPipeline pipeline, string sessionId, Action<EventsLost> onLost) : IDisposable
+    {
+        public void Dispose() => pipeline._lossWatchers.TryRemove(new KeyValuePair<string, Action<EventsLost>>(sessionId, onLost));
     }
 
     /// <summary>Appends and completes with the event's seq once it is committed and published.</summary>
@@ -109,7 +142,7 @@ internal sealed class EventPipeline : IAsyncDisposable
 
     private async Task WaitForDrainAsync()
     {
-        while (Volatile.Read(ref _queued) > HighWater && !_writer.IsCompleted)
+        while (MustWait && !_writer.IsCompleted)
         {
             await Volatile.Read(ref _drained).Task.ConfigureAwait(false);
         }
@@ -121,12 +154,13 @@ internal sealed class EventPipeline : IAsyncDisposable
         var rows = new List<EventRow>(MaxBatch);
         var waiters = new List<Waiter>();
         var encoder = new SessionEventCodec.Writer(SessionEventCodec.ChunkSize, SessionEventCodec.ChunkSize);
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        while (await WaitForWorkAsync(reader).ConfigureAwait(false))
         {
             rows.Clear();
             waiters.Clear();
             var taken = 0;
             var bytes = 0;
+            var markers = AddLossMarkers(rows);
             while (rows.Count < MaxBatch && bytes < MaxBatchBytes && reader.TryRead(out var pending))
             {
                 taken++;
@@ -139,8 +173,15 @@ internal sealed class EventPipeline : IAsyncDisposable
                 if (pending.Forget)
                 {
                     _lastSeq.Remove(pending.SessionId);
+                    _lost.Remove(pending.SessionId);
                     waiters.Add(new Waiter(pending.Done!, null, 0));
                     continue;
+                }
+
+                if (_lost.ContainsKey(pending.SessionId) && !markers.Contains(pending.SessionId))
+                {
+                    markers.Add(pending.SessionId); // a loss recorded since this batch began: its marker goes first
+                    rows.Add(LossMarker(pending.SessionId));
                 }
 
                 var seq = NextSeq(pending.SessionId);
@@ -152,23 +193,77 @@ internal sealed class EventPipeline : IAsyncDisposable
                 }
             }
 
-            var committed = rows.Count == 0 || Commit(rows, waiters);
-            if (committed && rows.Count > 0)
+            var failed = rows.Count == 0 ? null : await CommitAsync(rows, waiters).ConfigureAwait(false);
+            if (rows.Count > 0)
             {
                 encoder.Reset();
+                var any = false;
                 foreach (var row in rows)
                 {
-                    encoder.Add(row.SessionId, row.Seq, row.CreatedAtMs, row.Method, row.Params.Span);
+                    if (failed is null || !failed.Contains(row.SessionId))
+                    {
+                        encoder.Add(row.SessionId, row.Seq, row.CreatedAtMs, row.Method, row.Params.Span);
+                        any = true;
+                    }
                 }
 
-                await PublishAsync(new SessionEventBatch(encoder.ToChunks())).ConfigureAwait(false);
+                if (any)
+                {
+                    await PublishAsync(new SessionEventBatch(encoder.ToChunks())).ConfigureAwait(false);
+                }
+            }
+
+            foreach (var session in markers)
+            {
+                if (failed is null || !failed.Contains(session))
+                {
+                    _lost.Remove(session); // the loss is on record now
+                }
             }
 
             Interlocked.Add(ref _queued, -taken);
             var signal = Interlocked.Exchange(ref _drained, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
             signal.TrySetResult();
-            CompleteWaiters(waiters, committed);
+            CompleteWaiters(waiters, failed);
         }
+    }
+
+    /// <summary>Waits for events; while a loss is still to be recorded, also wakes now and then to record it.</summary>
+    private async Task<bool> WaitForWorkAsync(ChannelReader<Pending> reader)
+    {
+        if (_lost.Count == 0)
+        {
+            return await reader.WaitToReadAsync().ConfigureAwait(false);
+        }
+
+        try
+        {
+            return await reader.WaitToReadAsync().AsTask().WaitAsync(LossMarkerRetry).ConfigureAwait(false) || _lost.Count > 0;
+        }
+        catch (TimeoutException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>Puts an <c>_agentos/events_lost</c> marker first in the batch for every session with an unrecorded loss.</summary>
+    private HashSet<string> AddLossMarkers(List<EventRow> rows)
+    {
+        var sessions = new HashSet<string>(_lost.Keys, StringComparer.Ordinal);
+        foreach (var session in sessions)
+        {
+            rows.Add(LossMarker(session));
+        }
+
+        return sessions;
+    }
+
+    private EventRow LossMarker(string sessionId)
+    {
+        var lost = _lost[sessionId];
+        var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(
+            new EventsLostRecord(lost.Count, lost.FirstLostAtMs, lost.Reason), EventsLostJsonContext.Default.EventsLostRecord);
+        return new EventRow(sessionId, NextSeq(sessionId), Now(), AgentOsEventMethods.EventsLost, json);
     }
 
     private long NextSeq(string sessionId)
@@ -182,41 +277,126 @@ internal sealed class EventPipeline : IAsyncDisposable
         return last;
     }
 
-    private bool Commit(List<EventRow> events, List<Waiter> waiters)
+    /// <summary>
+    /// Commits the batch, retrying a failure with backoff for up to the retry budget while appenders are held back.
+    /// Returns null when all of it is committed, else the sessions whose events are lost: when storage stays broken the
+    /// batch is split by session, so a fault that is one session's (its events) costs no other session anything.
+    /// </summary>
+    private async Task<HashSet<string>?> CommitAsync(List<EventRow> events, List<Waiter> waiters)
     {
+        var error = await TryCommitAsync(events, waiters).ConfigureAwait(false);
+        if (error is null)
+        {
+            return null;
+        }
+
+        var failed = new HashSet<string>(StringComparer.Ordinal);
+        var sessions = events.Select(e => e.SessionId).Distinct(StringComparer.Ordinal).ToList();
+        foreach (var session in sessions)
+        {
+            var own = events.Where(e => e.SessionId == session).ToList();
+            var ownError = sessions.Count == 1 ? error : TryCommitOnce(own, waiters);
+            if (ownError is null)
+            {
+                // Committed on its own, perhaps renumbered: what is published must carry the seqs stored.
+                for (int i = 0, k = 0; i < events.Count; i++)
+                {
+                    if (events[i].SessionId == session)
+                    {
+                        events[i] = own[k++];
+                    }
+                }
+
+                continue;
+            }
+
+            failed.Add(session);
+            HandBack(own);
+            var count = own.Count(e => e.Method != AgentOsEventMethods.EventsLost);
+            var reason = StorageFault.Describe(ownError);
+            var lost = _lost.TryGetValue(session, out var earlier)
+                ? earlier with { Count = earlier.Count + count }
+                : new EventsLost(session, count, own[0].CreatedAtMs, reason);
+            _lost[session] = lost;
+            Log.EventsLost(_logger, _vmId, session, count, _retryBudget.TotalSeconds, ownError);
+            if (_lossWatchers.TryGetValue(session, out var watcher))
+            {
+                try
+                {
+                    watcher(lost);
+                }
+                catch (Exception ex)
+                {
+                    Log.CommitFailed(_logger, _vmId, count, 0, ex);
+                }
+            }
+        }
+
+        return failed.Count == 0 ? null : failed;
+    }
+
+    /// <summary>One commit with its renumbering after a conflict, then retries with backoff until the budget is spent. Returns the last error, or null.</summary>
+    private async Task<Exception?> TryCommitAsync(List<EventRow> events, List<Waiter> waiters)
+    {
+        var started = _time.GetTimestamp();
+        var delay = TimeSpan.FromMilliseconds(50);
         for (var attempt = 1; ; attempt++)
+        {
+            var error = TryCommitOnce(events, waiters);
+            if (error is null)
+            {
+                if (_retrying)
+                {
+                    Log.CommitRecovered(_logger, _vmId, events.Count, attempt, _time.GetElapsedTime(started).TotalSeconds);
+                }
+
+                return null;
+            }
+
+            Log.CommitFailed(_logger, _vmId, events.Count, attempt, error);
+            if (_time.GetElapsedTime(started) + delay > _retryBudget)
+            {
+                return error;
+            }
+
+            _retrying = true; // appenders wait from now on: the agents' pipes fill and they block
+            await Task.Delay(delay, _time).ConfigureAwait(false);
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
+        }
+    }
+
+    /// <summary>Commits once; a unique-key conflict (another writer's row at a seq this pipeline thought free) is renumbered and tried again, at most twice.</summary>
+    private Exception? TryCommitOnce(List<EventRow> events, List<Waiter> waiters)
+    {
+        for (var renumbered = 0; ; renumbered++)
         {
             try
             {
                 _store.AppendEvents(events);
-                return true;
+                return null;
             }
-            catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode == 19 && attempt < MaxCommitAttempts)
+            catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode == 19 && renumbered < MaxRenumbers)
             {
-                // SQLITE_CONSTRAINT: a row at a seq this pipeline thought free (another writer's). The cache is wrong,
-                // not the batch: reload MAX(seq) of the batch's sessions and number the batch after it, once more.
+                // SQLITE_CONSTRAINT: the cache is wrong, not the batch: reload MAX(seq) of the batch's sessions and
+                // number the batch after it, once more.
                 Log.SeqConflict(_logger, _vmId, ex.Message);
                 Renumber(events, waiters);
             }
-            catch (Exception ex) when (attempt < MaxCommitAttempts)
-            {
-                Log.CommitFailed(_logger, _vmId, events.Count, attempt, ex);
-                Thread.Sleep(50 * attempt);
-            }
             catch (Exception ex)
             {
-                Log.CommitFailed(_logger, _vmId, events.Count, attempt, ex);
-                // Nothing of this batch is durable: hand its seqs back so the next events reuse them
-                // and the sequence stays gapless.
-                foreach (var e in events)
-                {
-                    if (_lastSeq.TryGetValue(e.SessionId, out var last) && last >= e.Seq)
-                    {
-                        _lastSeq[e.SessionId] = e.Seq - 1;
-                    }
-                }
+                return ex;
+            }
+        }
+    }
 
-                return false;
+    /// <summary>Nothing of these events is durable and nothing was published: their seqs go back, so the sequence stays gapless (the loss marker takes the next one).</summary>
+    private void HandBack(List<EventRow> events)
+    {
+        foreach (var e in events)
+        {
+            if (_lastSeq.TryGetValue(e.SessionId, out var last) && last >= e.Seq)
+            {
+                _lastSeq[e.SessionId] = e.Seq - 1;
             }
         }
     }
@@ -275,17 +455,18 @@ internal sealed class EventPipeline : IAsyncDisposable
         }
     }
 
-    private static void CompleteWaiters(List<Waiter> waiters, bool committed)
+    private void CompleteWaiters(List<Waiter> waiters, HashSet<string>? failed)
     {
-        foreach (var (done, _, seq) in waiters)
+        _retrying = false;
+        foreach (var (done, session, seq) in waiters)
         {
-            if (committed)
+            if (failed is null || session is null || !failed.Contains(session))
             {
                 done.TrySetResult(seq);
             }
             else
             {
-                done.TrySetException(new AgentOsException(AgentOsErrorCode.Unknown, "The VM's database could not commit events; see the server log."));
+                done.TrySetException(StorageFault.Unavailable(_vmId, session, _retryBudget, _lost.GetValueOrDefault(session)));
             }
         }
     }

@@ -35,7 +35,7 @@ internal sealed partial class AgentSession
         var exit = new AgentExit(exitCode, _process.StderrTail, _stopping);
         try
         {
-            await _recorder.AgentExitAsync(exitCode, exit.StderrTail, exit.Expected).ConfigureAwait(false);
+            await _recorder.AgentExitAsync(exitCode, exit.StderrTail, exit.Expected, Volatile.Read(ref _storageFault) is null ? null : "storage_unavailable").ConfigureAwait(false);
         }
         catch (Exception)
         {
@@ -72,6 +72,7 @@ internal sealed partial class AgentSession
 
     public async ValueTask DisposeAsync()
     {
+        _lossWatch.Dispose();
         if (_connection is not null)
         {
             await _connection.DisposeAsync();

@@ -49,13 +49,16 @@ internal sealed partial class AgentSession
             }
             catch (AgentOsException ex)
             {
-                await _recorder.TurnFailedAsync(ex);
-                throw;
+                // Killed because its events could not be stored: that, not the exit, is what the caller must hear.
+                var error = Volatile.Read(ref _storageFault) ?? ex;
+                await _recorder.TurnFailedAsync(error);
+                throw error;
             }
 
             var stopReason = string.IsNullOrEmpty(response.StopReason) ? "end_turn" : response.StopReason;
             var reply = TakeTurnText();
             var lastSeq = await _recorder.TurnEndAsync(stopReason);
+            ThrowIfStorageFailed(); // events of this turn were lost: it did not end well, whatever the agent says
             return new TurnOutcome(new PromptResult { StopReason = stopReason, Text = reply, LastSeq = lastSeq }, Abandoned: null);
         }
         finally

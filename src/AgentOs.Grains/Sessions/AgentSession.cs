@@ -47,6 +47,8 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     private TaskCompletionSource? _turnCancelled;
     private JsonElement? _sessionMeta;
     private string _agentCwd = VmPaths.Home;
+    private readonly IDisposable _lossWatch;
+    private AgentOsException? _storageFault;
 
     private AgentSession(SessionContext context, string sessionId, AgentType agentType)
     {
@@ -54,6 +56,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
         _recorder = new AgentOsEvents(context.Events, sessionId);
         SessionId = sessionId;
         AgentType = agentType;
+        _lossWatch = context.Events.WatchLoss(sessionId, OnEventsLost);
     }
 
     public string SessionId { get; }
@@ -73,6 +76,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
 
     private void ThrowIfExited()
     {
+        ThrowIfStorageFailed();
         if (_exited.Task.IsCompleted)
         {
             throw AgentExitedError(_exited.Task.Result, "The agent is no longer running");
@@ -109,6 +113,29 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
         {
             throw new AgentOsException(AgentOsErrorCode.AgentProtocolError, $"The agent '{AgentType.Name}' broke the protocol in '{method}': {ex.Message}")
             { SessionId = SessionId, StderrTail = _process.StderrTail };
+        }
+    }
+
+    /// <summary>Once events of this session were lost, nothing it does counts: every call fails with StorageUnavailable.</summary>
+    private void ThrowIfStorageFailed()
+    {
+        if (Volatile.Read(ref _storageFault) is { } fault)
+        {
+            throw fault;
+        }
+    }
+
+    /// <summary>
+    /// The pipeline could not store events of this session (on the writer's thread: must not block). The running turn
+    /// fails with StorageUnavailable, and the agent is killed: what it would still do could not be recorded. Its exit
+    /// makes the session Crashed (resumable); the transcript gets <c>_agentos/events_lost</c> once storage works.
+    /// </summary>
+    private void OnEventsLost(EventsLost lost)
+    {
+        var fault = StorageFault.Unavailable(_context.VmId, SessionId, Options.StorageRetryTimeout, lost);
+        if (Interlocked.CompareExchange(ref _storageFault, fault, null) is null && _process is { } process)
+        {
+            _ = Task.Run(process.Kill);
         }
     }
 

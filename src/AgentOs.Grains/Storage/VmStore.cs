@@ -54,7 +54,9 @@ internal sealed class VmStore : IDisposable
         DatabasePath = databasePath;
         PrivateFiles.CreateDirectory(Path.GetDirectoryName(databasePath)!);
         PrivateFiles.CreateFile(databasePath); // 0600, and so its -wal and -shm
-        var builder = new SqliteConnectionStringBuilder { DataSource = databasePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false };
+        // DefaultTimeout: Microsoft.Data.Sqlite retries a busy command for this long (30 s unless told) on top of busy_timeout;
+        // one commit attempt is bounded by the two, and the pipeline retries attempts within AgentOs:StorageRetryTimeout.
+        var builder = new SqliteConnectionStringBuilder { DataSource = databasePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false, DefaultTimeout = 5 };
         _writer = new SqliteConnection(builder.ToString());
         _writer.Open();
         // WAL + NORMAL: a committed transaction survives a killed process (not a power cut).

@@ -53,7 +53,7 @@ internal sealed class VmGrain(
         _store = new VmStore(_paths.Database);
         _lifecycle = new SessionLifecycle(_store, Id);
         var recovered = _lifecycle.RecoverAfterRestart();
-        _events = new EventPipeline(Id, _store, new StreamPublisher(this.GetStreamProvider(AgentOsNames.StreamProvider), Id), logger);
+        _events = new EventPipeline(Id, _store, new StreamPublisher(this.GetStreamProvider(AgentOsNames.StreamProvider), Id), logger, _options.StorageRetryTimeout);
         Log.VmActivated(logger, Id, _store.CountSessions(), recovered);
         return Task.CompletedTask;
     }
@@ -358,6 +358,7 @@ internal sealed class VmGrain(
             var session = await starting;
             _lifecycle.Started(sessionId, session.AcpSessionId!, session.CurrentConfigJson());
             _sessions[sessionId] = session;
+            _ = ForgetOnCrashAsync(session);
             return session;
         }
         catch (Exception ex)
@@ -421,12 +422,29 @@ internal sealed class VmGrain(
     private AgentOsException UnknownSession(string? sessionId) =>
         new(AgentOsErrorCode.UnknownSession, $"VM '{Id}' has no session '{sessionId}'. ListPersistedSessions() lists the ones it has.") { SessionId = sessionId };
 
+    /// <summary>
+    /// An agent that exits unasked (a crash, a kill because its events could not be stored) makes its session
+    /// <see cref="SessionStatus.Crashed"/> at once, not at the next call that touches it. Runs on the grain's scheduler;
+    /// an exit AgentOs asked for is the stopping path's to record.
+    /// </summary>
+    private async Task ForgetOnCrashAsync(AgentSession session)
+    {
+        var exit = await session.Exited;
+        if (!exit.Expected && !_deactivating)
+        {
+            await ForgetIfExitedAsync(session);
+        }
+    }
+
     private async Task ForgetIfExitedAsync(AgentSession session)
     {
-        if (!session.Exited.IsCompleted || !_sessions.Remove(session.SessionId))
+        // Only the session registered now: a resumed session's new agent must not be forgotten for its old one.
+        if (!session.Exited.IsCompleted || !_sessions.TryGetValue(session.SessionId, out var current) || current != session)
         {
             return;
         }
+
+        _sessions.Remove(session.SessionId);
 
         var exit = await session.Exited;
         _lifecycle.Stopped(session.SessionId, StopCause.Exited, crashed: !exit.Expected, session.CurrentConfigJson());
