@@ -93,11 +93,28 @@ public sealed class AgentOsOptions
     /// </summary>
     public TimeSpan StorageRetryTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Where the VMs' databases live (<c>&lt;DatabaseDirectory&gt;/&lt;vmId&gt;/vm.db</c>); default
+    /// <c>&lt;DataDirectory&gt;/vms</c>, next to the VM homes. Point it at another filesystem to keep agents' files and
+    /// the transcripts apart.
+    /// </summary>
+    public string? DatabaseDirectory { get; set; }
+
+    /// <summary>
+    /// Free space kept under <see cref="DatabaseDirectory"/>: below it new turns and sessions are refused with
+    /// <c>StorageUnavailable</c>, and a quarter of it is set aside as a reserve file that a full disk releases to
+    /// running turns. 0 turns both off. Default 256 MiB.
+    /// </summary>
+    public long MinFreeDiskBytes { get; set; } = 256L * 1024 * 1024;
+
     /// <summary>Where agent stderr goes; when null, to the host's stderr with a prefix.</summary>
     public Action<AgentStderrChunk>? OnAgentStderr { get; set; }
 
     /// <summary>The absolute data directory.</summary>
     public string DataDirectoryFullPath => Path.GetFullPath(DataDirectory);
+
+    /// <summary>The absolute database directory.</summary>
+    public string DatabaseDirectoryFullPath => Path.GetFullPath(DatabaseDirectory ?? Path.Combine(DataDirectoryFullPath, "vms"));
 
     /// <summary>The absolute software directory.</summary>
     public string SoftwareDirectoryFullPath => Path.GetFullPath(SoftwareDirectory ?? Path.Combine(DataDirectoryFullPath, "software"));

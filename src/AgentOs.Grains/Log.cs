@@ -30,7 +30,7 @@ internal static partial class Log
     public static partial void CommitRecovered(ILogger logger, string vmId, int count, int attempt, double seconds);
 
     [LoggerMessage(Level = LogLevel.Critical, Message = "VM {VmId}: session {SessionId} lost {Count} events that could not be stored for {BudgetSeconds} s (AgentOs:StorageRetryTimeout); they were never published, its turn fails with StorageUnavailable, its agent is stopped, and _agentos/events_lost records the loss once storage works")]
-    public static partial void EventsLost(ILogger logger, string vmId, string sessionId, int count, double budgetSeconds, Exception exception);
+    public static partial void LostEvents(ILogger logger, string vmId, string sessionId, int count, double budgetSeconds, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: publishing {Count} committed events failed (attempt {Attempt}); subscribers can replay them from the store")]
     public static partial void PublishFailed(ILogger logger, string vmId, int count, int attempt, Exception exception);

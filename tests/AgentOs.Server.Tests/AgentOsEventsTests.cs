@@ -56,6 +56,8 @@ public sealed partial class AgentOsEventsTests : IAsyncLifetime
         using var id = JsonDocument.Parse("7");
         events.ClientResponse(5, id.RootElement, AcpMethods.SessionRequestPermission, AcpReply.Result("""{"outcome":{"outcome":"selected","optionId":"allow"}}"""), "policy");
         events.ClientResponse(6, id.RootElement, AcpMethods.FsReadTextFile, AcpReply.Error(JsonRpcErrorCodes.InvalidParams, "No such file"), reason: null);
+        var (lostMethod, lostParams) = AgentOsEvents.EventsLost(new EventsLost("s1", 3, 1_700_000_000_000, "the disk is full (SQLITE_FULL)"));
+        _pipeline.Append("s1", lostMethod, lostParams);
         await _pipeline.FlushAsync();
 
         var written = _store.ReadEvents("s1", 0, int.MaxValue);

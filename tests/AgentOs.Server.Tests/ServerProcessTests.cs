@@ -116,6 +116,8 @@ public sealed class ServerProcessTests(ServerProcessFixture fixture) : IClassFix
     [InlineData("MaxQueuedPrompts", "-1")]
     [InlineData("SandboxAllowHostPorts:0", "70000")]
     [InlineData("VmIdleTimeout", "00:00:00.5")]
+    [InlineData("StorageRetryTimeout", "00:00:00")]
+    [InlineData("MinFreeDiskBytes", "-1")]
     public async Task ABadOptionValue_StopsTheServerAtStart_WithOneLineNamingTheKeyAndTheValue(string key, string value)
     {
         // Issue 13, item 6: these started fine and then failed every prompt (PromptTimeout with a raw ArgumentOutOfRangeException at the client).

@@ -57,6 +57,19 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
         {
             case "chunks" when int.TryParse(rest, CultureInfo.InvariantCulture, out var count):
                 return wire.SendChunks(session.Id, count, cancellationToken) ? EndTurn : Cancelled;
+            case "chunks-gate" when SplitWord(rest) is var (first, gateFile) && int.TryParse(first, CultureInfo.InvariantCulture, out var half) && gateFile.Trim().Length > 0:
+                // N chunks, a wait for the gate file, N chunks more: a turn that is running, and quiet, while the test acts.
+                if (!wire.SendChunks(session.Id, half, cancellationToken))
+                {
+                    return Cancelled;
+                }
+
+                while (!File.Exists(gateFile.Trim()))
+                {
+                    await Task.Delay(10, cancellationToken);
+                }
+
+                return wire.SendChunks(session.Id, half, cancellationToken) ? EndTurn : Cancelled;
             case "chunks-until" when rest.Trim().Length > 0:
                 // Streams batches of chunks until the gate file exists: the turn is certainly running
                 // for as long as the test wants, with events flowing the whole time.

@@ -160,6 +160,18 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
         JsonSerializer.Serialize(w, agentInfo, AcpJsonContext.Default.Implementation);
     }
 
+    /// <summary>
+    /// The marker of events that could not be stored, as the pipeline's writer loop puts it first in a batch (it holds
+    /// the seq counter, so it makes the row; what the row says is defined here, with the others).
+    /// </summary>
+    public static (string Method, byte[] Params) EventsLost(EventsLost lost) =>
+        (AgentOsEventMethods.EventsLost, Encoding.UTF8.GetBytes(Json(w =>
+        {
+            w.WriteNumber("count", lost.Count);
+            w.WriteNumber("firstLostAtMs", lost.FirstLostAtMs);
+            w.WriteString("reason", lost.Reason);
+        })));
+
     /// <summary>One JSON object written by <paramref name="body"/>.</summary>
     private static string Json(Action<Utf8JsonWriter> body)
     {

@@ -46,6 +46,7 @@ internal sealed class EventPipeline : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Task _writer;
     private readonly TimeSpan _retryBudget;
+    private readonly DiskReserve? _disk;
 
     /// <summary>Events of a session that could not be committed, not yet recorded as <c>_agentos/events_lost</c>. Writer loop only.</summary>
     private readonly Dictionary<string, EventsLost> _lost = new(StringComparer.Ordinal);
@@ -56,8 +57,9 @@ internal sealed class EventPipeline : IAsyncDisposable
     private volatile bool _stopping;
 
     /// <summary>Starts the writer loop. A batch that fails to commit is retried for <paramref name="retryBudget"/> (the VM's appenders held back meanwhile) before its events count as lost.</summary>
-    public EventPipeline(string vmId, VmStore store, IEventPublisher publisher, ILogger logger, TimeSpan? retryBudget = null, TimeProvider? time = null)
+    public EventPipeline(string vmId, VmStore store, IEventPublisher publisher, ILogger logger, TimeSpan? retryBudget = null, DiskReserve? disk = null, TimeProvider? time = null)
     {
+        _disk = disk;
         _vmId = vmId;
         _retryBudget = retryBudget ?? TimeSpan.FromSeconds(30);
         _store = store;
@@ -260,10 +262,8 @@ internal sealed class EventPipeline : IAsyncDisposable
 
     private EventRow LossMarker(string sessionId)
     {
-        var lost = _lost[sessionId];
-        var json = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(
-            new EventsLostRecord(lost.Count, lost.FirstLostAtMs, lost.Reason), EventsLostJsonContext.Default.EventsLostRecord);
-        return new EventRow(sessionId, NextSeq(sessionId), Now(), AgentOsEventMethods.EventsLost, json);
+        var (method, json) = AgentOsEvents.EventsLost(_lost[sessionId]);
+        return new EventRow(sessionId, NextSeq(sessionId), Now(), method, json);
     }
 
     private long NextSeq(string sessionId)
@@ -318,7 +318,7 @@ internal sealed class EventPipeline : IAsyncDisposable
                 ? earlier with { Count = earlier.Count + count }
                 : new EventsLost(session, count, own[0].CreatedAtMs, reason);
             _lost[session] = lost;
-            Log.EventsLost(_logger, _vmId, session, count, _retryBudget.TotalSeconds, ownError);
+            Log.LostEvents(_logger, _vmId, session, count, _retryBudget.TotalSeconds, ownError);
             if (_lossWatchers.TryGetValue(session, out var watcher))
             {
                 try
@@ -351,6 +351,11 @@ internal sealed class EventPipeline : IAsyncDisposable
                 }
 
                 return null;
+            }
+
+            if (error is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 13 } && _disk?.Release() == true)
+            {
+                continue; // SQLITE_FULL, and the reserve is free space now: at once
             }
 
             Log.CommitFailed(_logger, _vmId, events.Count, attempt, error);

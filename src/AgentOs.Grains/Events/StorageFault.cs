@@ -1,19 +1,9 @@
-using System.Text.Json.Serialization;
 using Microsoft.Data.Sqlite;
 
 namespace AgentOs.Events;
 
 /// <summary>Events of one session that could not be committed within the retry budget, since <paramref name="FirstLostAtMs"/>.</summary>
 internal sealed record EventsLost(string SessionId, int Count, long FirstLostAtMs, string Reason);
-
-/// <summary>The params of an <c>_agentos/events_lost</c> event.</summary>
-internal sealed record EventsLostRecord(
-    [property: JsonPropertyName("count")] int Count,
-    [property: JsonPropertyName("firstLostAtMs")] long FirstLostAtMs,
-    [property: JsonPropertyName("reason")] string Reason);
-
-[JsonSerializable(typeof(EventsLostRecord))]
-internal sealed partial class EventsLostJsonContext : JsonSerializerContext;
 
 /// <summary>What a storage failure is called, to a client and in the transcript.</summary>
 internal static class StorageFault

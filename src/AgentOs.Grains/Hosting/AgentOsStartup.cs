@@ -1,3 +1,4 @@
+using AgentOs.Storage;
 using AgentOs.Layout;
 using AgentOs.Sandbox;
 using AgentOs.Software;
@@ -30,6 +31,7 @@ internal sealed partial class AgentOsStartup(IServiceProvider services, Software
         }
 
         _lock = DataDirectoryLock.Acquire(data);
+        services.GetRequiredService<DiskReserve>().Start();
         return Task.CompletedTask;
     }
 

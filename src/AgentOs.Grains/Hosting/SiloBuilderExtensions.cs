@@ -1,3 +1,4 @@
+using AgentOs.Storage;
 using AgentOs.Agents;
 using AgentOs.Events;
 using AgentOs.Sandbox;
@@ -39,6 +40,7 @@ public static class SiloBuilderExtensions
         options.ValidateOnStart();
         silo.Services.AddSingleton<IValidateOptions<AgentOsOptions>, AgentOsOptionsValidator>();
         silo.Services.AddSingleton<SoftwareInstaller>();
+        silo.Services.AddSingleton<DiskReserve>();
         silo.Services.AddSingleton<AgentTypeRegistry>();
         silo.Services.AddSingleton<AgentSandbox>(sp => SandboxSelector.Select(
             sp.GetRequiredService<IOptions<AgentOsOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AgentOs.Sandbox")));

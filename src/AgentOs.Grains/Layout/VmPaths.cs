@@ -11,11 +11,12 @@ internal sealed class VmPaths
     /// <summary>The VM's home in the API and inside the sandbox.</summary>
     public const string Home = "/home/agentos";
 
-    public VmPaths(string dataDirectory, string vmId, bool sandboxed = true)
+    /// <summary>A VM's paths; its database under <paramref name="databaseDirectory"/> (<see cref="AgentOsOptions.DatabaseDirectory"/>), or next to its home when null.</summary>
+    public VmPaths(string dataDirectory, string vmId, bool sandboxed = true, string? databaseDirectory = null)
     {
         Root = Path.Combine(Path.GetFullPath(dataDirectory), "vms", VmId.Validate(vmId));
         HostHome = Path.Combine(Root, "home");
-        Database = Path.Combine(Root, "vm.db");
+        Database = databaseDirectory is null ? Path.Combine(Root, "vm.db") : Path.Combine(Path.GetFullPath(databaseDirectory), vmId, "vm.db");
         Run = Path.Combine(Root, "run");
         AgentHome = sandboxed ? Home : HostHome;
     }

@@ -29,6 +29,7 @@ internal sealed class VmGrain(
     AgentTypeRegistry agentTypes,
     SessionOptionsProtector protector,
     AgentSandbox sandbox,
+    DiskReserve disk,
     ILogger<VmGrain> logger) : Grain, IVmGrain
 {
     private readonly Dictionary<string, AgentSession> _sessions = new(StringComparer.Ordinal);
@@ -48,12 +49,12 @@ internal sealed class VmGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _paths = new VmPaths(_options.DataDirectory, Id, sandbox.MapsHome);
+        _paths = new VmPaths(_options.DataDirectory, Id, sandbox.MapsHome, _options.DatabaseDirectory);
         PrivateFiles.CreateDirectory(_paths.HostHome);
         _store = new VmStore(_paths.Database);
         _lifecycle = new SessionLifecycle(_store, Id);
         var recovered = _lifecycle.RecoverAfterRestart();
-        _events = new EventPipeline(Id, _store, new StreamPublisher(this.GetStreamProvider(AgentOsNames.StreamProvider), Id), logger, _options.StorageRetryTimeout);
+        _events = new EventPipeline(Id, _store, new StreamPublisher(this.GetStreamProvider(AgentOsNames.StreamProvider), Id), logger, _options.StorageRetryTimeout, disk);
         Log.VmActivated(logger, Id, _store.CountSessions(), recovered);
         return Task.CompletedTask;
     }
@@ -78,6 +79,7 @@ internal sealed class VmGrain(
         McpServerMapping.Validate(options.McpServers);
         PermissionBroker.Validate(options);
         SessionEnvironment.Validate(options.Env);
+        disk.ThrowIfLow("A new session");
         var type = await agentTypes.ResolveAsync(agentType); // installs the software package on first use
 
         var sessionId = Guid.CreateVersion7().ToString("N");
@@ -101,6 +103,7 @@ internal sealed class VmGrain(
                 $"The prompt has {prompt.Length} characters; the limit is {_options.MaxPromptLength} (AgentOs:MaxPromptLength).") { SessionId = sessionId };
         }
 
+        disk.ThrowIfLow("A new turn");
         // A prompt to a suspended session resumes it first.
         var session = await LiveOrResumedAsync(sessionId);
         var turns = TurnsOf(sessionId);
@@ -342,6 +345,7 @@ internal sealed class VmGrain(
         }
 
         var record = (string.IsNullOrEmpty(sessionId) ? null : _store.GetSession(sessionId)) ?? throw UnknownSession(sessionId);
+        disk.ThrowIfLow("Resuming a session");
         var type = await agentTypes.ResolveAsync(record.AgentType);
         var options = protector.Unprotect(sessionId!, record.OptionsJson);
         var plan = new ResumePlan(record.AcpSessionId, () => _store.ReadEvents(sessionId!, 0, int.MaxValue));
