@@ -129,8 +129,9 @@ public interface IVmGrain : IGrainWithStringKey
 
     /// <summary>
     /// Persisted events with seq &gt; <paramref name="since"/>, at most <paramref name="limit"/> of them, in seq
-    /// order: the one history read (the whole transcript is <c>since</c> 0 with no limit). Works while the VM
-    /// sleeps; never starts an agent.
+    /// order, and none more once their params reach <see cref="SessionEventBatch.MaxPageBytes"/>: the one history
+    /// read, a page at a time (ask again after the last seq while <see cref="SessionEventBatch.IsFullPage"/>; the SDK's
+    /// <c>GetEventsAsync()</c> does, for the whole transcript). Works while the VM sleeps; never starts an agent.
     /// </summary>
     [Alias("GetSequencedEvents")]
     Task<IReadOnlyList<SessionEvent>> GetSequencedEvents(string sessionId, long since, int limit = 10_000);

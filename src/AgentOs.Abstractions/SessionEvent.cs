@@ -70,6 +70,23 @@ public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>
         return ReferenceEquals(slice, _chunks) ? this : new SessionEventBatch(slice);
     }
 
+    /// <summary>
+    /// A history page (<see cref="IVmGrain.GetSequencedEvents"/>) stops taking events once their params reach this many
+    /// bytes (with one event at least): with <c>AgentOs:MaxEventBytes</c> bounding each event, a page stays far below
+    /// Orleans' message limit however large the transcript.
+    /// </summary>
+    public const int MaxPageBytes = 4 * 1024 * 1024;
+
+    /// <summary>The size of the encoded events, in bytes.</summary>
+    public long EncodedBytes => _chunks.Sum(c => (long)c.Length);
+
+    /// <summary>
+    /// Whether a history page asked for <paramref name="limit"/> events may have stopped before the end: it holds that
+    /// many, or it reached <see cref="MaxPageBytes"/>. A page that is not full is the end of the transcript for now.
+    /// </summary>
+    public static bool IsFullPage(IReadOnlyList<SessionEvent> page, int limit) =>
+        page.Count >= limit || (page is SessionEventBatch batch ? batch.EncodedBytes >= MaxPageBytes : page.Sum(e => (long)e.Params.Length) >= MaxPageBytes / 4);
+
     /// <summary>The events, in the order they were committed.</summary>
     public SessionEvent[] Events => _events ??= SessionEventCodec.Decode(_chunks, _count);
 
@@ -159,4 +176,12 @@ public static class AgentOsEventMethods
     /// failed with <see cref="AgentOsErrorCode.StorageUnavailable"/> and the agent was stopped; the session can be resumed.
     /// </summary>
     public const string EventsLost = "_agentos/events_lost";
+
+    /// <summary>
+    /// In place of an agent's message larger than <c>AgentOs:MaxEventBytes</c> (1 MiB by default):
+    /// <c>{ "method", "bytes", "sha256", "limit", "preview" }</c>, the message's method, its params' size in bytes and
+    /// SHA-256 (hex), the limit, and the params' first 64 KiB as text (not valid JSON on its own). The agent got its
+    /// answer as usual and the turn went on; the limit keeps every transcript readable.
+    /// </summary>
+    public const string Truncated = "_agentos/truncated";
 }

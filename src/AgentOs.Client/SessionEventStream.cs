@@ -130,7 +130,7 @@ internal sealed class SessionEventStream : IAsyncDisposable
     private async Task<List<SessionEvent>> ReadHistoryPageAsync(CancellationToken cancellationToken)
     {
         var page = await _session.GetEventsAsync(_last, PageSize, cancellationToken).ConfigureAwait(false);
-        if (page.Count < PageSize)
+        if (!SessionEventBatch.IsFullPage(page, PageSize))
         {
             _catchingUp = false;
         }

@@ -139,8 +139,21 @@ public sealed class SessionHandle
 
     /// <summary>The persisted transcript of the session, seq 1..N (works while the VM sleeps; never starts an agent).</summary>
     /// <param name="cancellationToken">Stops waiting.</param>
-    public Task<IReadOnlyList<SessionEvent>> GetEventsAsync(CancellationToken cancellationToken = default) =>
-        GetEventsAsync(0, int.MaxValue, cancellationToken);
+    public async Task<IReadOnlyList<SessionEvent>> GetEventsAsync(CancellationToken cancellationToken = default)
+    {
+        // Page by page (each bounded in bytes by the server), so a transcript of any size can be read.
+        const int pageSize = int.MaxValue;
+        var all = new List<SessionEvent>();
+        while (true)
+        {
+            var page = await GetEventsAsync(all.Count == 0 ? 0 : all[^1].Seq, pageSize, cancellationToken).ConfigureAwait(false);
+            all.AddRange(page);
+            if (page.Count == 0 || !SessionEventBatch.IsFullPage(page, pageSize))
+            {
+                return all;
+            }
+        }
+    }
 
     /// <inheritdoc cref="IVmGrain.GetSequencedEvents"/>
     /// <param name="since">Events with a seq greater than this; 0 for the first.</param>

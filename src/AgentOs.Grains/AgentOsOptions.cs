@@ -107,6 +107,12 @@ public sealed class AgentOsOptions
     /// </summary>
     public long MinFreeDiskBytes { get; set; } = 256L * 1024 * 1024;
 
+    /// <summary>
+    /// The largest agent message stored as it is (its params, in bytes). A larger one is stored as an
+    /// <c>_agentos/truncated</c> marker with its size, SHA-256 and first 64 KiB, and the turn goes on. Default 1 MiB.
+    /// </summary>
+    public long MaxEventBytes { get; set; } = 1024 * 1024;
+
     /// <summary>Where agent stderr goes; when null, to the host's stderr with a prefix.</summary>
     public Action<AgentStderrChunk>? OnAgentStderr { get; set; }
 

@@ -58,6 +58,8 @@ public sealed partial class AgentOsEventsTests : IAsyncLifetime
         events.ClientResponse(6, id.RootElement, AcpMethods.FsReadTextFile, AcpReply.Error(JsonRpcErrorCodes.InvalidParams, "No such file"), reason: null);
         var (lostMethod, lostParams) = AgentOsEvents.EventsLost(new EventsLost("s1", 3, 1_700_000_000_000, "the disk is full (SQLITE_FULL)"));
         _pipeline.Append("s1", lostMethod, lostParams);
+        var (truncatedMethod, truncatedParams) = AgentOsEvents.Bounded(AcpMethods.SessionUpdate, new byte[200_000], maxBytes: 100_000);
+        _pipeline.Append("s1", truncatedMethod, truncatedParams);
         await _pipeline.FlushAsync();
 
         var written = _store.ReadEvents("s1", 0, int.MaxValue);

@@ -172,6 +172,28 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
             w.WriteString("reason", lost.Reason);
         })));
 
+    /// <summary>
+    /// An agent's message as it is stored: itself when its params fit in <paramref name="maxBytes"/>
+    /// (<see cref="AgentOsOptions.MaxEventBytes"/>), else an <c>_agentos/truncated</c> marker in its place with its
+    /// method, size, SHA-256 and first 64 KiB, so one message can never make a transcript unreadable.
+    /// </summary>
+    public static (string Method, byte[] Params) Bounded(string method, byte[] paramsUtf8, long maxBytes)
+    {
+        if (paramsUtf8.Length <= maxBytes)
+        {
+            return (method, paramsUtf8);
+        }
+
+        return (AgentOsEventMethods.Truncated, Encoding.UTF8.GetBytes(Json(w =>
+        {
+            w.WriteString("method", method);
+            w.WriteNumber("bytes", paramsUtf8.Length);
+            w.WriteString("sha256", Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(paramsUtf8)));
+            w.WriteNumber("limit", maxBytes);
+            w.WriteString("preview", RecordedFile.Utf8Prefix(paramsUtf8, RecordedFile.MaxBytes));
+        })));
+    }
+
     /// <summary>One JSON object written by <paramref name="body"/>.</summary>
     private static string Json(Action<Utf8JsonWriter> body)
     {

@@ -106,10 +106,14 @@ internal sealed class EventPipeline : IAsyncDisposable
     }
 
     /// <summary>Appends and completes with the event's seq once it is committed and published.</summary>
-    public Task<long> AppendAndWaitAsync(string sessionId, string method, string paramsJson)
+    public Task<long> AppendAndWaitAsync(string sessionId, string method, string paramsJson) =>
+        AppendAndWaitAsync(sessionId, method, Encoding.UTF8.GetBytes(paramsJson));
+
+    /// <summary>Appends UTF-8 JSON params (kept until published: not to be reused) and completes with the event's seq once it is committed and published.</summary>
+    public Task<long> AppendAndWaitAsync(string sessionId, string method, ReadOnlyMemory<byte> paramsUtf8)
     {
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Enqueue(new Pending(sessionId, method, Encoding.UTF8.GetBytes(paramsJson), Now(), done));
+        Enqueue(new Pending(sessionId, method, paramsUtf8, Now(), done));
         return done.Task;
     }
 

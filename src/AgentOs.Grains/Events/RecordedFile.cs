@@ -62,15 +62,26 @@ internal static class RecordedFile
         }
 
         var bytes = Encoding.UTF8.GetBytes(content);
-        var cut = MaxBytes;
+        w.WriteString("content", Utf8Prefix(bytes, MaxBytes));
+        w.WriteNumber("contentBytes", bytes.Length);
+        w.WriteString("contentSha256", Convert.ToHexStringLower(SHA256.HashData(bytes)));
+        w.WriteBoolean("contentTruncated", true);
+    }
+
+    /// <summary>The first <paramref name="max"/> bytes at most of UTF-8 <paramref name="bytes"/>, cut where no character is split.</summary>
+    public static string Utf8Prefix(ReadOnlySpan<byte> bytes, int max)
+    {
+        if (bytes.Length <= max)
+        {
+            return Encoding.UTF8.GetString(bytes);
+        }
+
+        var cut = max;
         while (cut > 0 && (bytes[cut] & 0xC0) == 0x80)
         {
             cut--; // not inside a UTF-8 sequence
         }
 
-        w.WriteString("content", Encoding.UTF8.GetString(bytes, 0, cut));
-        w.WriteNumber("contentBytes", bytes.Length);
-        w.WriteString("contentSha256", Convert.ToHexStringLower(SHA256.HashData(bytes)));
-        w.WriteBoolean("contentTruncated", true);
+        return Encoding.UTF8.GetString(bytes[..cut]);
     }
 }

@@ -40,6 +40,7 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
         Duration("StorageRetryTimeout", o.StorageRetryTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1), "00:00:30");
         Check(o.MinFreeDiskBytes >= 0, "MinFreeDiskBytes", o.MinFreeDiskBytes, "it must be zero (off) or more (bytes; default 268435456)");
         Check(o.DatabaseDirectory is null || !string.IsNullOrWhiteSpace(o.DatabaseDirectory), "DatabaseDirectory", o.DatabaseDirectory ?? "", "it must name a folder, or be left out");
+        Check(o.MaxEventBytes >= 64 * 1024 && o.MaxEventBytes <= 64L * 1024 * 1024, "MaxEventBytes", o.MaxEventBytes, "it must be at least 65536 and at most 67108864 (bytes; default 1048576)");
         Check(o.MaxFsReadBytes > 0, "MaxFsReadBytes", o.MaxFsReadBytes, "it must be more than zero (bytes; default 10485760)");
         Check(o.MaxPromptLength > 0, "MaxPromptLength", o.MaxPromptLength, "it must be more than zero (characters; default 1000000)");
         Check(o.MaxQueuedPrompts >= 0, "MaxQueuedPrompts", o.MaxQueuedPrompts, "it must be zero or more (default 16)");

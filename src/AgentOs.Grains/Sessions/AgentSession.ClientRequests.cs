@@ -12,6 +12,13 @@ namespace AgentOs.Sessions;
 /// </summary>
 internal sealed partial class AgentSession
 {
+    /// <summary>Records an agent's request, bounded by <see cref="AgentOsOptions.MaxEventBytes"/>; completes with its seq once stored.</summary>
+    private Task<long> AppendAgentRequestAsync(string method, string paramsJson)
+    {
+        var (stored, utf8) = AgentOsEvents.Bounded(method, System.Text.Encoding.UTF8.GetBytes(paramsJson), Options.MaxEventBytes);
+        return Events.AppendAndWaitAsync(SessionId, stored, utf8);
+    }
+
     /// <inheritdoc />
     public Task<AcpReply> OnRequestAsync(AcpIncomingMessage request, CancellationToken cancellationToken)
     {
@@ -19,7 +26,7 @@ internal sealed partial class AgentSession
         var paramsJson = request.ParamsJson;
         if (request.Method != AcpMethods.SessionRequestPermission)
         {
-            var recorded = Events.AppendAndWaitAsync(SessionId, request.Method, RecordedFile.Request(request.Method, request.Params, paramsJson));
+            var recorded = AppendAgentRequestAsync(request.Method, RecordedFile.Request(request.Method, request.Params, paramsJson));
             return AnswerAsync(request.Method, request.Params, paramsJson, request.Id!.Value, recorded);
         }
 
@@ -27,7 +34,7 @@ internal sealed partial class AgentSession
         // appended: a client that has seen the event always finds the request waiting.
         var seq = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         var answer = AnswerAsync(request.Method, request.Params, paramsJson, request.Id!.Value, seq.Task);
-        _ = Events.AppendAndWaitAsync(SessionId, request.Method, paramsJson).ContinueWith(static (t, state) =>
+        _ = AppendAgentRequestAsync(request.Method, paramsJson).ContinueWith(static (t, state) =>
         {
             var seq = (TaskCompletionSource<long>)state!;
             if (t.IsCompletedSuccessfully)

@@ -1,3 +1,4 @@
+using AgentOs.Events;
 using AgentOs.Acp;
 using AgentOs.Agents;
 
@@ -34,7 +35,8 @@ internal sealed partial class AgentSession
             }
         }
 
-        return Events.AppendWithBackPressureAsync(SessionId, notification.Method, paramsUtf8.IsEmpty ? "{}"u8.ToArray() : paramsUtf8.ToArray());
+        var (method, stored) = AgentOsEvents.Bounded(notification.Method, paramsUtf8.IsEmpty ? "{}"u8.ToArray() : paramsUtf8.ToArray(), Options.MaxEventBytes);
+        return Events.AppendWithBackPressureAsync(SessionId, method, stored);
     }
 
     /// <inheritdoc />

@@ -37,7 +37,8 @@ internal sealed class EventReader : IDisposable
         }
     }
 
-    public SessionEventBatch Read(string sessionId, long since, int limit)
+    /// <summary>Events after <paramref name="since"/>: at most <paramref name="limit"/>, and none more once their params reach <paramref name="maxBytes"/>.</summary>
+    public SessionEventBatch Read(string sessionId, long since, int limit, long maxBytes)
     {
         try
         {
@@ -45,14 +46,17 @@ internal sealed class EventReader : IDisposable
             Check(raw.sqlite3_bind_int64(_select, 2, since));
             Check(raw.sqlite3_bind_int64(_select, 3, limit));
             var writer = new SessionEventCodec.Writer(SessionEventCodec.ChunkSize, SessionEventCodec.ChunkSize);
-            int rc;
-            while ((rc = raw.sqlite3_step(_select)) == raw.SQLITE_ROW)
+            var rc = raw.SQLITE_DONE;
+            long bytes = 0;
+            while (bytes < maxBytes && (rc = raw.sqlite3_step(_select)) == raw.SQLITE_ROW)
             {
+                var paramsUtf8 = raw.sqlite3_column_blob(_select, 3);
+                bytes += paramsUtf8.Length;
                 writer.Add(sessionId, raw.sqlite3_column_int64(_select, 0), raw.sqlite3_column_int64(_select, 1),
-                    raw.sqlite3_column_blob(_select, 2), raw.sqlite3_column_blob(_select, 3));
+                    raw.sqlite3_column_blob(_select, 2), paramsUtf8);
             }
 
-            if (rc != raw.SQLITE_DONE)
+            if (rc is not raw.SQLITE_DONE and not raw.SQLITE_ROW) // ROW: stopped at the byte bound
             {
                 SqliteException.ThrowExceptionForRC(rc, _db);
             }

@@ -250,16 +250,17 @@ internal sealed class VmStore : IDisposable
     }
 
     /// <summary>
-    /// Events with seq &gt; <paramref name="since"/>, in order, at most <paramref name="limit"/>: read
+    /// Events with seq &gt; <paramref name="since"/>, in order, at most <paramref name="limit"/> (and none more once
+    /// their params reach <paramref name="maxBytes"/>): read
     /// through the raw SQLite API into one encoded batch, params copied as the UTF-8 bytes stored,
     /// never turned into strings here.
     /// </summary>
-    public SessionEventBatch ReadEvents(string sessionId, long since, int limit)
+    public SessionEventBatch ReadEvents(string sessionId, long since, int limit, long maxBytes = long.MaxValue)
     {
         var reader = _eventReaders.TryTake(out var pooled) ? pooled : EventReader.Open(DatabasePath);
         try
         {
-            var batch = reader.Read(sessionId, since, limit);
+            var batch = reader.Read(sessionId, since, limit, maxBytes);
             ReturnReader(reader);
             return batch;
         }

@@ -311,7 +311,7 @@ internal sealed class VmGrain(
 
         var live = _sessions.ContainsKey(sessionId ?? "");
         // A SessionEventBatch: the events cross the wire as one encoded block, decoded by the caller.
-        var events = await Task.Run(() => string.IsNullOrEmpty(sessionId) ? (IReadOnlyList<SessionEvent>)[] : _store.ReadEvents(sessionId, Math.Max(0, since), limit));
+        var events = await Task.Run(() => string.IsNullOrEmpty(sessionId) ? (IReadOnlyList<SessionEvent>)[] : _store.ReadEvents(sessionId, Math.Max(0, since), limit, SessionEventBatch.MaxPageBytes));
         // Whether the session exists matters only when nothing came back: one query on the common path.
         if (events.Count == 0 && !live && (string.IsNullOrEmpty(sessionId) || await Task.Run(() => _store.GetSession(sessionId)) is null))
         {
