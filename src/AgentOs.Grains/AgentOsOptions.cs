@@ -113,6 +113,13 @@ public sealed class AgentOsOptions
     /// </summary>
     public long MaxEventBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// What survives a power cut: <c>process</c> (default; SQLite WAL with <c>synchronous=NORMAL</c>: every committed
+    /// event survives a killed server, a power cut may take the last ones, and their seqs are never reused) or
+    /// <c>power</c> (<c>synchronous=FULL</c>: every commit fsynced). docs/benchmarks.md has the cost of each.
+    /// </summary>
+    public Durability Durability { get; set; } = Durability.Process;
+
     /// <summary>Where agent stderr goes; when null, to the host's stderr with a prefix.</summary>
     public Action<AgentStderrChunk>? OnAgentStderr { get; set; }
 
@@ -197,3 +204,13 @@ public sealed class AgentTypeOptions
 /// <param name="Pid">The host process id.</param>
 /// <param name="Chunk">The text (one line).</param>
 public sealed record AgentStderrChunk(string VmId, string SessionId, string AgentType, string ProcessId, int Pid, string Chunk);
+
+/// <summary>What survives a power cut (<see cref="AgentOsOptions.Durability"/>).</summary>
+public enum Durability
+{
+    /// <summary>WAL with <c>synchronous=NORMAL</c>: every committed event survives a killed server; a power cut may take the last ones (their seqs are never reused).</summary>
+    Process = 0,
+
+    /// <summary>WAL with <c>synchronous=FULL</c>: every commit is fsynced, so committed events survive a power cut too (at the cost the benchmark reports).</summary>
+    Power = 1,
+}

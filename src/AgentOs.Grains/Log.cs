@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Error, Message = "VM {VmId}: committing {Count} events failed (attempt {Attempt}); retrying while the VM's agents are held back")]
     public static partial void CommitFailed(ILogger logger, string vmId, int count, int attempt, Exception exception);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} seqs {First} to {Last} were handed out before the host lost power or rebooted and hold no event; filled with _agentos/events_lost markers so no seq is reused")]
+    public static partial void PowerLossFilled(ILogger logger, string vmId, string sessionId, long first, long last);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: committed {Count} events at attempt {Attempt}, {Seconds:0.0} s after the first failure")]
     public static partial void CommitRecovered(ILogger logger, string vmId, int count, int attempt, double seconds);
 

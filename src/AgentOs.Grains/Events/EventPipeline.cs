@@ -46,6 +46,11 @@ internal sealed class EventPipeline : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Task _writer;
     private readonly TimeSpan _retryBudget;
+
+    /// <summary>Per session, the seq up to which seqs are durably reserved (see <c>VmStore.Reservations.cs</c>), and the next range's size. Writer loop only.</summary>
+    private readonly Dictionary<string, (long Reserved, int Step)> _reserved = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _batchMax = new(StringComparer.Ordinal);
+    private readonly List<SeqReservation> _reservations = [];
     private readonly DiskReserve? _disk;
 
     /// <summary>Events of a session that could not be committed, not yet recorded as <c>_agentos/events_lost</c>. Writer loop only.</summary>
@@ -66,6 +71,7 @@ internal sealed class EventPipeline : IAsyncDisposable
         _publisher = publisher;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        RecoverLostSeqs();
         _writer = Task.Run(WriteLoopAsync);
     }
 
@@ -180,6 +186,7 @@ internal sealed class EventPipeline : IAsyncDisposable
                 {
                     _lastSeq.Remove(pending.SessionId);
                     _lost.Remove(pending.SessionId);
+                    _reserved.Remove(pending.SessionId);
                     waiters.Add(new Waiter(pending.Done!, null, 0));
                     continue;
                 }
@@ -381,7 +388,13 @@ internal sealed class EventPipeline : IAsyncDisposable
         {
             try
             {
-                _store.AppendEvents(events);
+                var reservations = ReservationsFor(events);
+                _store.AppendEvents(events, reservations);
+                foreach (var r in reservations ?? [])
+                {
+                    _reserved[r.SessionId] = (r.Reserved, Math.Min(_reserved.GetValueOrDefault(r.SessionId).Step * 2, VmStore.MaxReservationStep));
+                }
+
                 return null;
             }
             catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode == 19 && renumbered < MaxRenumbers)
@@ -396,6 +409,65 @@ internal sealed class EventPipeline : IAsyncDisposable
                 return ex;
             }
         }
+    }
+
+    /// <summary>
+    /// The seq ranges this batch needs made durable before it is published (with <see cref="Durability.Process"/>):
+    /// one per session whose highest seq here is past its reservation, reaching that seq plus the session's next step
+    /// (256, doubling to 4096), so a long stream costs one fsync per few thousand events. Null when none is needed.
+    /// </summary>
+    private List<SeqReservation>? ReservationsFor(List<EventRow> events)
+    {
+        if (_store.Durability != Durability.Process)
+        {
+            return null;
+        }
+
+        _batchMax.Clear();
+        foreach (var e in events)
+        {
+            ref var max = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_batchMax, e.SessionId, out _);
+            max = Math.Max(max, e.Seq);
+        }
+
+        _reservations.Clear();
+        foreach (var (session, max) in _batchMax)
+        {
+            var (reserved, step) = _reserved.GetValueOrDefault(session);
+            if (max > reserved)
+            {
+                step = Math.Max(step, VmStore.MinReservationStep);
+                _reserved[session] = (reserved, step);
+                _reservations.Add(new SeqReservation(session, max + step));
+            }
+        }
+
+        return _reservations.Count == 0 ? null : _reservations;
+    }
+
+    /// <summary>
+    /// At activation: seqs an earlier boot handed out that hold no stored event (a power cut took them) are filled with
+    /// <c>_agentos/events_lost</c> markers, and every reservation is dropped, in one fsynced commit.
+    /// </summary>
+    private void RecoverLostSeqs()
+    {
+        var markers = new List<EventRow>();
+        foreach (var range in _store.FindLostSeqRanges())
+        {
+            var count = (int)(range.Last - range.First + 1);
+            var reason = $"power loss: seqs {range.First} to {range.Last} were handed out before the host lost power or rebooted, and no event "
+                + "with them was stored (AgentOs:Durability=process keeps what a killed server committed, not what a power cut took); "
+                + "anything seen at these seqs before is gone";
+            var (method, json) = AgentOsEvents.EventsLost(new EventsLost(range.SessionId, count, Now(), reason));
+            for (var seq = range.First; seq <= range.Last; seq++)
+            {
+                markers.Add(new EventRow(range.SessionId, seq, Now(), method, json));
+            }
+
+            Log.PowerLossFilled(_logger, _vmId, range.SessionId, range.First, range.Last);
+        }
+
+        _store.ClearSeqReservations(markers);
     }
 
     /// <summary>Nothing of these events is durable and nothing was published: their seqs go back, so the sequence stays gapless (the loss marker takes the next one).</summary>
@@ -491,6 +563,15 @@ internal sealed class EventPipeline : IAsyncDisposable
         _stopping = true;
         _queue.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
+        try
+        {
+            // A clean stop: everything is committed, so no seq is at risk; fsynced, so a later reboot finds no range to fill.
+            _store.ClearSeqReservations();
+        }
+        catch (Microsoft.Data.Sqlite.SqliteException ex)
+        {
+            Log.CommitFailed(_logger, _vmId, 0, 0, ex);
+        }
     }
 
     /// <summary>Who waits for an event's commit (<paramref name="SessionId"/> null for a flush marker), and its seq.</summary>

@@ -45,6 +45,7 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
         Check(o.MaxPromptLength > 0, "MaxPromptLength", o.MaxPromptLength, "it must be more than zero (characters; default 1000000)");
         Check(o.MaxQueuedPrompts >= 0, "MaxQueuedPrompts", o.MaxQueuedPrompts, "it must be zero or more (default 16)");
         Check(Enum.IsDefined(o.Sandbox), "Sandbox", o.Sandbox, "it must be auto, bubblewrap or none");
+        Check(Enum.IsDefined(o.Durability), "Durability", o.Durability, "it must be process or power");
         Check(Enum.IsDefined(o.SandboxNetwork), "SandboxNetwork", o.SandboxNetwork, "it must be internet, none or host");
         foreach (var port in o.SandboxAllowHostPorts.Where(p => p is <= 0 or > 65535))
         {

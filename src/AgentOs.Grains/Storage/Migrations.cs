@@ -31,6 +31,17 @@ internal static class Migrations
 
         // 2: the runtime configuration a session had ({ "mode", "model", "thought_level" }), re-applied on resume.
         "ALTER TABLE sessions ADD COLUMN config_json TEXT;",
+
+        // 3: seqs handed out ahead of their events' durability (AgentOs:Durability = process), each range made durable
+        // (fsynced) before any seq in it is published, with the boot it was made in: after a power loss, a seq a client
+        // may have seen is never given to another event.
+        """
+        CREATE TABLE seq_reservations (
+            session_id TEXT    NOT NULL PRIMARY KEY,
+            reserved   INTEGER NOT NULL,
+            boot_id    TEXT    NOT NULL
+        ) WITHOUT ROWID;
+        """,
     ];
 
     public static int LatestVersion => All.Length;

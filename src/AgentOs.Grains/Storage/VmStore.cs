@@ -28,7 +28,7 @@ internal readonly record struct EventRow(string SessionId, long Seq, long Create
 /// transaction tops out near 19k rows/s here). ADO.NET per row (parameter objects, a UTF-16 string
 /// per params, a step per row) cost more CPU than SQLite itself.
 /// </summary>
-internal sealed class VmStore : IDisposable
+internal sealed partial class VmStore : IDisposable
 {
     private readonly object _writeLock = new();
     private readonly SqliteConnection _writer;
@@ -49,8 +49,9 @@ internal sealed class VmStore : IDisposable
     private readonly System.Collections.Concurrent.ConcurrentBag<EventReader> _eventReaders = [];
     private bool _disposed;
 
-    public VmStore(string databasePath)
+    public VmStore(string databasePath, Durability durability = Durability.Process)
     {
+        Durability = durability;
         DatabasePath = databasePath;
         PrivateFiles.CreateDirectory(Path.GetDirectoryName(databasePath)!);
         PrivateFiles.CreateFile(databasePath); // 0600, and so its -wal and -shm
@@ -59,8 +60,9 @@ internal sealed class VmStore : IDisposable
         var builder = new SqliteConnectionStringBuilder { DataSource = databasePath, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false, DefaultTimeout = 5 };
         _writer = new SqliteConnection(builder.ToString());
         _writer.Open();
-        // WAL + NORMAL: a committed transaction survives a killed process (not a power cut).
-        _writer.Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;");
+        // WAL + NORMAL (Durability.Process): a committed transaction survives a killed process, not a power cut; the seq
+        // reservations (VmStore.Reservations.cs) keep a seq from being reused even then. FULL fsyncs every commit.
+        _writer.Execute($"PRAGMA journal_mode=WAL; PRAGMA synchronous={SynchronousMode}; PRAGMA busy_timeout=5000; PRAGMA foreign_keys=ON;");
         Migrate();
 
         _insertMany = Prepare(_writer.Handle!, InsertSql(RowsPerInsert));
@@ -99,31 +101,62 @@ internal sealed class VmStore : IDisposable
         return statement;
     }
 
-    /// <summary>Commits events in one transaction. Returns once they are durable.</summary>
-    public void AppendEvents(IReadOnlyList<EventRow> events)
+    /// <summary>
+    /// Commits events in one transaction, with the seq reservations that must be durable before they are published
+    /// (that transaction is then fsynced: <c>synchronous=FULL</c> for it alone).
+    /// </summary>
+    public void AppendEvents(IReadOnlyList<EventRow> events, IReadOnlyList<SeqReservation>? reservations = null)
     {
         lock (_writeLock)
         {
-            using var tx = _writer.BeginTransaction();
-            var i = 0;
-            for (; events.Count - i >= RowsPerInsert; i += RowsPerInsert)
+            var fsync = reservations is { Count: > 0 } && Durability == Durability.Process;
+            if (fsync)
             {
-                for (var r = 0; r < RowsPerInsert; r++)
+                _writer.Execute("PRAGMA synchronous=FULL");
+            }
+
+            try
+            {
+                AppendLocked(events, fsync ? reservations! : []);
+            }
+            finally
+            {
+                if (fsync)
                 {
-                    Bind(_insertMany, r * 5, events[i + r]);
+                    _writer.Execute("PRAGMA synchronous=NORMAL");
                 }
-
-                Step(_insertMany);
             }
-
-            for (; i < events.Count; i++)
-            {
-                Bind(_insertOne, 0, events[i]);
-                Step(_insertOne);
-            }
-
-            tx.Commit();
         }
+    }
+
+    private void AppendLocked(IReadOnlyList<EventRow> events, IReadOnlyList<SeqReservation> reservations)
+    {
+        using var tx = _writer.BeginTransaction();
+        foreach (var r in reservations)
+        {
+            _writer.Execute(
+                "INSERT INTO seq_reservations (session_id, reserved, boot_id) VALUES ($s, $r, $b) ON CONFLICT (session_id) DO UPDATE SET reserved = excluded.reserved, boot_id = excluded.boot_id",
+                new { s = r.SessionId, r = r.Reserved, b = BootId.Current }, tx);
+        }
+
+        var i = 0;
+        for (; events.Count - i >= RowsPerInsert; i += RowsPerInsert)
+        {
+            for (var r = 0; r < RowsPerInsert; r++)
+            {
+                Bind(_insertMany, r * 5, events[i + r]);
+            }
+
+            Step(_insertMany);
+        }
+
+        for (; i < events.Count; i++)
+        {
+            Bind(_insertOne, 0, events[i]);
+            Step(_insertOne);
+        }
+
+        tx.Commit();
     }
 
     private void Bind(sqlite3_stmt statement, int first, in EventRow row)
@@ -207,6 +240,7 @@ internal sealed class VmStore : IDisposable
         {
             using var tx = _writer.BeginTransaction();
             _writer.Execute("DELETE FROM events WHERE session_id = $id", new { id = sessionId }, tx);
+            _writer.Execute("DELETE FROM seq_reservations WHERE session_id = $id", new { id = sessionId }, tx);
             _writer.Execute("DELETE FROM sessions WHERE session_id = $id", new { id = sessionId }, tx);
             tx.Commit();
         }

@@ -51,7 +51,7 @@ internal sealed class VmGrain(
     {
         _paths = new VmPaths(_options.DataDirectory, Id, sandbox.MapsHome, _options.DatabaseDirectory);
         PrivateFiles.CreateDirectory(_paths.HostHome);
-        _store = new VmStore(_paths.Database);
+        _store = new VmStore(_paths.Database, _options.Durability);
         _lifecycle = new SessionLifecycle(_store, Id);
         var recovered = _lifecycle.RecoverAfterRestart();
         _events = new EventPipeline(Id, _store, new StreamPublisher(this.GetStreamProvider(AgentOsNames.StreamProvider), Id), logger, _options.StorageRetryTimeout, disk);
