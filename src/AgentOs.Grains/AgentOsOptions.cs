@@ -120,6 +120,13 @@ public sealed class AgentOsOptions
     /// </summary>
     public Durability Durability { get; set; } = Durability.Process;
 
+    /// <summary>
+    /// How long the shutdown (SIGTERM) may take to end every running turn as cancelled, stop every agent with its exit
+    /// recorded and flush every VM's events, all VMs at once, before Orleans deactivates what is left. Default 30 s;
+    /// the host's own shutdown timeout is set 30 s above it.
+    /// </summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Where agent stderr goes; when null, to the host's stderr with a prefix.</summary>
     public Action<AgentStderrChunk>? OnAgentStderr { get; set; }
 

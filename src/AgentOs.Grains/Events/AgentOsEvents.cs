@@ -58,8 +58,15 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
         }));
 
     /// <summary>The agent ended the turn; completes with the event's seq once committed.</summary>
-    public Task<long> TurnEndAsync(string stopReason) =>
-        events.AppendAndWaitAsync(sessionId, AgentOsEventMethods.TurnEnd, Json(w => w.WriteString("stopReason", stopReason)));
+    public Task<long> TurnEndAsync(string stopReason, string? reason = null) =>
+        events.AppendAndWaitAsync(sessionId, AgentOsEventMethods.TurnEnd, Json(w =>
+        {
+            w.WriteString("stopReason", stopReason);
+            if (reason is not null)
+            {
+                w.WriteString("reason", reason);
+            }
+        }));
 
     /// <summary>The turn failed (the agent exited, timed out or refused the prompt).</summary>
     public Task<long> TurnFailedAsync(AgentOsException error) =>
@@ -71,12 +78,16 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
         }));
 
     /// <summary>AgentOs ended a cancelled turn the agent had not ended within <paramref name="grace"/>.</summary>
-    public Task<long> TurnEndForcedAsync(TimeSpan grace) =>
+    public Task<long> TurnEndForcedAsync(TimeSpan grace, string? reason = null) =>
         events.AppendAndWaitAsync(sessionId, AgentOsEventMethods.TurnEnd, Json(w =>
         {
             w.WriteString("stopReason", "cancelled");
             w.WriteBoolean("forced", true);
             w.WriteNumber("graceMs", (long)grace.TotalMilliseconds);
+            if (reason is not null)
+            {
+                w.WriteString("reason", reason);
+            }
         }));
 
     /// <summary>AgentOs restarts the agent for <paramref name="reason"/>.</summary>

@@ -37,6 +37,7 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
         Duration("VmIdleTimeout", o.VmIdleTimeout, TimeSpan.FromSeconds(1), LongestTimer, "00:15:00");
         Duration("PermissionTimeout", o.PermissionTimeout, positive, PermissionBroker.MaxTimeout, "00:05:00");
         Duration("CancelGracePeriod", o.CancelGracePeriod, positive, TimeSpan.FromHours(1), "00:00:05");
+        Duration("ShutdownTimeout", o.ShutdownTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), "00:00:30");
         Duration("StorageRetryTimeout", o.StorageRetryTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1), "00:00:30");
         Check(o.MinFreeDiskBytes >= 0, "MinFreeDiskBytes", o.MinFreeDiskBytes, "it must be zero (off) or more (bytes; default 268435456)");
         Check(o.DatabaseDirectory is null || !string.IsNullOrWhiteSpace(o.DatabaseDirectory), "DatabaseDirectory", o.DatabaseDirectory ?? "", "it must name a folder, or be left out");

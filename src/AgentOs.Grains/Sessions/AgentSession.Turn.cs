@@ -57,7 +57,7 @@ internal sealed partial class AgentSession
 
             var stopReason = string.IsNullOrEmpty(response.StopReason) ? "end_turn" : response.StopReason;
             var reply = TakeTurnText();
-            var lastSeq = await _recorder.TurnEndAsync(stopReason);
+            var lastSeq = await _recorder.TurnEndAsync(stopReason, _turnEndReason);
             ThrowIfStorageFailed(); // events of this turn were lost: it did not end well, whatever the agent says
             return new TurnOutcome(new PromptResult { StopReason = stopReason, Text = reply, LastSeq = lastSeq }, Abandoned: null);
         }
@@ -80,7 +80,7 @@ internal sealed partial class AgentSession
     private async Task<TurnOutcome> EndIgnoredCancelAsync(Task<PromptResponse> call)
     {
         var reply = TakeTurnText(); // what the agent still sends is recorded, but belongs to no turn
-        var lastSeq = await _recorder.TurnEndForcedAsync(Options.CancelGracePeriod);
+        var lastSeq = await _recorder.TurnEndForcedAsync(Options.CancelGracePeriod, _turnEndReason);
         Log.TurnEndedAfterIgnoredCancel(_context.Logger, _context.VmId, SessionId, _process.Pid, (long)Options.CancelGracePeriod.TotalMilliseconds);
         // The late answer (or failure) is observed here and goes nowhere else.
         var abandoned = call.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -94,6 +94,28 @@ internal sealed partial class AgentSession
             var text = _turnText?.ToString() ?? "";
             _turnText = null;
             return text;
+        }
+    }
+
+    /// <summary>
+    /// The server is shutting down: a running turn is cancelled (as by <see cref="CancelAsync"/>) and its turn end records
+    /// <c>reason: "server_shutdown"</c>. Nothing happens when no turn runs.
+    /// </summary>
+    public async Task EndTurnForShutdownAsync()
+    {
+        _turnEndReason = "server_shutdown";
+        if (Volatile.Read(ref _turnCancelled) is null || _exited.Task.IsCompleted)
+        {
+            return;
+        }
+
+        try
+        {
+            await CancelAsync();
+        }
+        catch (AgentOsException)
+        {
+            // The agent is gone or broken: stopping it ends the turn.
         }
     }
 

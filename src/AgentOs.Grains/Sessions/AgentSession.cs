@@ -49,6 +49,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     private string _agentCwd = VmPaths.Home;
     private readonly IDisposable _lossWatch;
     private AgentOsException? _storageFault;
+    private volatile string? _turnEndReason;
 
     private AgentSession(SessionContext context, string sessionId, AgentType agentType)
     {

@@ -30,7 +30,8 @@ internal sealed class VmGrain(
     SessionOptionsProtector protector,
     AgentSandbox sandbox,
     DiskReserve disk,
-    ILogger<VmGrain> logger) : Grain, IVmGrain
+    ServerShutdown shutdown,
+    ILogger<VmGrain> logger) : Grain, IVmGrain, IVmShutdown
 {
     private readonly Dictionary<string, AgentSession> _sessions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Task<AgentSession>> _starting = new(StringComparer.Ordinal);
@@ -41,6 +42,8 @@ internal sealed class VmGrain(
     private SessionLifecycle _lifecycle = null!;
     private EventPipeline _events = null!;
     private int _runningPrompts;
+    /// <summary>Completes when the last running or queued prompt ends; a new one from the first prompt on.</summary>
+    private TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _deactivating;
 
     private string Id => this.GetPrimaryKeyString();
@@ -56,12 +59,14 @@ internal sealed class VmGrain(
         var recovered = _lifecycle.RecoverAfterRestart();
         _events = new EventPipeline(Id, _store, new StreamPublisher(this.GetStreamProvider(AgentOsNames.StreamProvider), Id), logger, _options.StorageRetryTimeout, disk);
         Log.VmActivated(logger, Id, _store.CountSessions(), recovered);
+        shutdown.Register(Id);
         return Task.CompletedTask;
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         Log.VmDeactivating(logger, Id, reason.Description, _sessions.Count);
+        shutdown.Unregister(Id);
         _deactivating = true;
         _events.BeginStopping();
         await Task.WhenAll(_sessions.Values.Select(s => StopSessionAsync(s, StopCause.Sleep)));
@@ -79,6 +84,7 @@ internal sealed class VmGrain(
         McpServerMapping.Validate(options.McpServers);
         PermissionBroker.Validate(options);
         SessionEnvironment.Validate(options.Env);
+        shutdown.ThrowIfShuttingDown("A new session");
         disk.ThrowIfLow("A new session");
         var type = await agentTypes.ResolveAsync(agentType); // installs the software package on first use
 
@@ -103,15 +109,26 @@ internal sealed class VmGrain(
                 $"The prompt has {prompt.Length} characters; the limit is {_options.MaxPromptLength} (AgentOs:MaxPromptLength).") { SessionId = sessionId };
         }
 
+        shutdown.ThrowIfShuttingDown("A new turn");
         disk.ThrowIfLow("A new turn");
         // A prompt to a suspended session resumes it first.
         var session = await LiveOrResumedAsync(sessionId);
         var turns = TurnsOf(sessionId);
-        _runningPrompts++; // running or queued: either keeps the VM awake
+        if (_runningPrompts++ == 0) // running or queued: either keeps the VM awake
+        {
+            _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
         try
         {
             await turns.EnterAsync(prompt);
             var settling = false;
+            if (shutdown.IsShuttingDown)
+            {
+                turns.Leave(); // it waited in the queue while the shutdown began: it never runs
+                shutdown.ThrowIfShuttingDown("A queued turn");
+            }
+
             try
             {
                 // While this prompt waited, the agent may have been restarted (see SettleAbandonedTurnAsync).
@@ -136,9 +153,35 @@ internal sealed class VmGrain(
         }
         finally
         {
-            _runningPrompts--;
+            if (--_runningPrompts == 0)
+            {
+                _idle.TrySetResult();
+            }
+
             await ForgetIfExitedAsync(session);
         }
+    }
+
+    /// <inheritdoc />
+    public async Task PrepareForShutdown()
+    {
+        // Running turns end as cancelled, recorded with the reason; an agent that ignores session/cancel has its turn
+        // ended for it after the cancel grace period, as for any cancel.
+        foreach (var session in _sessions.Values.Where(s => !s.Exited.IsCompleted))
+        {
+            await session.EndTurnForShutdownAsync();
+        }
+
+        if (_runningPrompts > 0)
+        {
+            // Bounded: a turn still running past this ends when its agent is stopped below.
+            await _idle.Task.WaitAsync(_options.CancelGracePeriod + TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        }
+
+        _deactivating = true; // what remains is deactivation's: no restart of an abandoned turn
+        await Task.WhenAll(_sessions.Values.Select(s => StopSessionAsync(s, StopCause.Sleep)));
+        _sessions.Clear();
+        await _events.FlushAsync();
     }
 
     private TurnQueue TurnsOf(string sessionId)
@@ -345,6 +388,7 @@ internal sealed class VmGrain(
         }
 
         var record = (string.IsNullOrEmpty(sessionId) ? null : _store.GetSession(sessionId)) ?? throw UnknownSession(sessionId);
+        shutdown.ThrowIfShuttingDown("Resuming a session");
         disk.ThrowIfLow("Resuming a session");
         var type = await agentTypes.ResolveAsync(record.AgentType);
         var options = protector.Unprotect(sessionId!, record.OptionsJson);
