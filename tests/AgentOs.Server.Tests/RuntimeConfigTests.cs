@@ -172,7 +172,7 @@ public sealed class RuntimeConfigTests(ClusterFixture fixture)
         reader.Open();
         using var query = reader.CreateCommand();
         query.CommandText = "PRAGMA user_version";
-        Convert.ToInt32(query.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture).Should().Be(2);
+        Convert.ToInt32(query.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture).Should().Be(AgentOs.Storage.Migrations.LatestVersion, "migrated to the newest schema");
         query.CommandText = "SELECT config_json FROM sessions WHERE session_id = $id";
         query.Parameters.AddWithValue("$id", session.SessionId);
         var stored = JsonDocument.Parse((string)query.ExecuteScalar()!).RootElement;

@@ -41,10 +41,21 @@ public static class SiloBuilderExtensions
         silo.Services.AddSingleton<IValidateOptions<AgentOsOptions>, AgentOsOptionsValidator>();
         silo.Services.AddSingleton<SoftwareInstaller>();
         silo.Services.AddSingleton<DiskReserve>();
+        silo.AddIncomingGrainCallFilter<WireExceptionFilter>();
         silo.Services.AddSingleton<ServerShutdown>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ServerShutdown>());
         // The host waits for the orderly stop (AgentOs:ShutdownTimeout), then for Orleans' own deactivation.
-        silo.Services.AddOptions<HostOptions>().Configure<IOptions<AgentOsOptions>>((host, agentOs) => host.ShutdownTimeout = agentOs.Value.ShutdownTimeout + TimeSpan.FromSeconds(30));
+        silo.Services.AddOptions<HostOptions>().Configure<IOptions<AgentOsOptions>>((host, agentOs) =>
+        {
+            try
+            {
+                host.ShutdownTimeout = agentOs.Value.ShutdownTimeout + TimeSpan.FromSeconds(30);
+            }
+            catch (OptionsValidationException)
+            {
+                // A bad value: the start-up check names it and stops the server before anything runs.
+            }
+        });
         silo.Services.AddSingleton<AgentTypeRegistry>();
         silo.Services.AddSingleton<AgentSandbox>(sp => SandboxSelector.Select(
             sp.GetRequiredService<IOptions<AgentOsOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AgentOs.Sandbox")));
