@@ -23,7 +23,7 @@ internal sealed record RunPlan(
 /// <see cref="Recorder"/>. A failed phase is recorded as a failed check and the run goes on when
 /// the server is still alive.
 /// </summary>
-internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan plan, Recorder recorder, string label, string logDirectory)
+internal sealed class BenchRun(AgentCommand agent, IReadOnlyDictionary<string, string> serverEnvironment, bool defaultAgent, RunPlan plan, Recorder recorder, string label, string logDirectory)
 {
     private const int ReplayCount = 11_000;
     private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(60);
@@ -36,7 +36,13 @@ internal sealed class BenchRun(AgentCommand agent, bool defaultAgent, RunPlan pl
     public async Task ExecuteAsync()
     {
         Progress("starting server");
-        _server = ServerProcess.Start(agent.AsServerEnvironment());
+        var environment = agent.AsServerEnvironment();
+        foreach (var (key, value) in serverEnvironment)
+        {
+            environment[key] = value;
+        }
+
+        _server = ServerProcess.Start(environment);
         try
         {
             await StartupAsync();

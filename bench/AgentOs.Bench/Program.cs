@@ -4,12 +4,13 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using AgentOs.Bench;
 
-// dotnet run -c Release --project bench/AgentOs.Bench -- [--runs N] [--agent "<command line>"] [--quick] [--out <path>]
+// dotnet run -c Release --project bench/AgentOs.Bench -- [--runs N] [--agent "<command line>"] [--quick] [--out <path>] [--server-env KEY=VALUE]
 var runs = 5;
 var quick = false;
 var runsGiven = false;
 string? agentLine = null;
 string? outPath = null;
+var serverEnv = new Dictionary<string, string>(StringComparer.Ordinal);
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -28,6 +29,10 @@ for (var i = 0; i < args.Length; i++)
         case "--out" when i + 1 < args.Length:
             outPath = args[++i];
             break;
+        case "--server-env" when i + 1 < args.Length && args[i + 1].IndexOf('=', StringComparison.Ordinal) > 0:
+            var pair = args[++i];
+            serverEnv[pair[..pair.IndexOf('=', StringComparison.Ordinal)]] = pair[(pair.IndexOf('=', StringComparison.Ordinal) + 1)..];
+            break;
         case "-h" or "--help":
             Console.WriteLine("""
                 AgentOs benchmark: starts a real server process and drives it through the client SDK.
@@ -36,6 +41,7 @@ for (var i = 0; i < args.Length; i++)
                   --agent "<command line>" any ACP agent answering `chunks N` and `sleep MS` (default: the scripted test agent)
                   --quick                  smoke check: 2 runs, no `chunks 100000`, no 50-session test
                   --out <path>             JSON report (default <repo>/bench/results/latest.json)
+                  --server-env KEY=VALUE   more server configuration, e.g. AgentOs__Durability=power (repeatable)
                 """);
             return 0;
         default:
@@ -80,7 +86,7 @@ Console.Error.WriteLine($"server: {serverDll}");
 // One discarded warm-up run: it JITs the bench process' own code (client SDK, bare ACP client), so
 // every measured run sees a cold server process but a warm measuring side.
 var warmup = new Recorder();
-await new BenchRun(agent, agentLine is null, quickPlan with { PromptSamples = 5, CancelSamples = 1, ReplaySamples = 1, CreateSamples = 1 }, warmup, "warm-up", logDirectory).ExecuteAsync();
+await new BenchRun(agent, serverEnv, agentLine is null, quickPlan with { PromptSamples = 5, CancelSamples = 1, ReplaySamples = 1, CreateSamples = 1 }, warmup, "warm-up", logDirectory).ExecuteAsync();
 if (warmup.HasFailures)
 {
     Console.Error.WriteLine("[warm-up] had failures (not counted); the measured runs follow.");
@@ -89,7 +95,7 @@ if (warmup.HasFailures)
 var recorder = new Recorder();
 for (var r = 1; r <= runs; r++)
 {
-    await new BenchRun(agent, agentLine is null, plan, recorder, $"run {r}/{runs}", logDirectory).ExecuteAsync();
+    await new BenchRun(agent, serverEnv, agentLine is null, plan, recorder, $"run {r}/{runs}", logDirectory).ExecuteAsync();
 }
 
 var metrics = Reporting.Metrics(recorder);
@@ -114,7 +120,8 @@ if (failedChecks.Count > 0 || recorder.HasFailures)
 var report = new Report(
     date,
     machine,
-    new ReportSettings(runs, quick, true, agent.Display, agentLine is null, serverDll, Paths.BuildConfiguration, Paths.ServerBuild),
+    new ReportSettings(runs, quick, true, agent.Display, agentLine is null, serverDll, Paths.BuildConfiguration, Paths.ServerBuild,
+        string.Join(" ", serverEnv.Select(kv => $"{kv.Key}={kv.Value}"))),
     metrics,
     checks,
     summary,

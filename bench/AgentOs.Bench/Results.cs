@@ -134,7 +134,7 @@ internal sealed class Recorder
     public bool HasFailures => _checks.Values.Any(c => c.Failures.Count > 0);
 }
 
-internal sealed record ReportSettings(int Runs, bool Quick, bool WarmupRun, string Agent, bool DefaultAgent, string Server, string BenchConfiguration, string ServerBuild);
+internal sealed record ReportSettings(int Runs, bool Quick, bool WarmupRun, string Agent, bool DefaultAgent, string Server, string BenchConfiguration, string ServerBuild, string ServerEnvironment = "");
 
 internal sealed record ReportMetric(string Id, string Name, string Unit, double? Median, double? Min, double? Max, double[] Runs, string? Bar, string Status);
 
@@ -196,7 +196,7 @@ internal static class Reporting
         var m = report.Machine;
         sb.AppendLine(CultureInfo.InvariantCulture, $"AgentOs benchmark — {report.Date}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"machine: {m.Cores} cores ({m.CpuModel ?? "?"}), {m.MemoryMiB:N0} MiB, {m.Os}, {m.DotnetRuntime}; load average at start {m.LoadAverageAtStart ?? "?"}, at end {report.LoadAverageAtEnd ?? "?"}");
-        sb.AppendLine(CultureInfo.InvariantCulture, $"settings: {report.Settings.Runs} runs{(report.Settings.Quick ? " (--quick)" : "")}{(report.Settings.WarmupRun ? " after 1 discarded warm-up run" : "")}; server {report.Settings.BenchConfiguration} build, {report.Settings.ServerBuild}; agent: {report.Settings.Agent}");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"settings: {report.Settings.Runs} runs{(report.Settings.Quick ? " (--quick)" : "")}{(report.Settings.WarmupRun ? " after 1 discarded warm-up run" : "")}; server {report.Settings.BenchConfiguration} build, {report.Settings.ServerBuild}; agent: {report.Settings.Agent}{(report.Settings.ServerEnvironment.Length > 0 ? "; server env: " + report.Settings.ServerEnvironment : "")}");
         sb.AppendLine("each figure: median of the per-run values, with min and max over the runs; \"server adds\" = server time − bare time, paired within each run");
         sb.AppendLine();
 

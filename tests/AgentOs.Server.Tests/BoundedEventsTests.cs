@@ -5,22 +5,12 @@ using AgentOs.Server.Tests.Infrastructure;
 
 namespace AgentOs.Server.Tests;
 
-/// <summary>One real server process for the bounded-event tests.</summary>
-public sealed class BoundedEventsFixture : IAsyncLifetime
-{
-    internal ServerProcess Server { get; private set; } = null!;
-
-    public async Task InitializeAsync() => Server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"));
-
-    public async Task DisposeAsync() => await Server.DisposeAsync();
-}
-
 /// <summary>
 /// Issue 13, item 4: one event could make a transcript unreadable. Before, a huge agent message was stored as one
 /// row, and every history call read the whole transcript in one Orleans message, so past Orleans' 100 MB message limit
 /// <c>GetEvents</c> of that session failed for good and replay-then-live broke with it.
 /// </summary>
-public sealed class BoundedEventsTests(BoundedEventsFixture fixture) : IClassFixture<BoundedEventsFixture>
+public sealed class BoundedEventsTests(ServerProcessFixture fixture) : IClassFixture<ServerProcessFixture>
 {
     private const int OneMiB = 1024 * 1024;
 

@@ -17,7 +17,7 @@ internal interface IEventPublisher
 /// Nothing is published before it is committed; seq is assigned only here, so it is gapless and
 /// never reused. Appends never route through a grain call.
 /// </summary>
-internal sealed class EventPipeline : IAsyncDisposable
+internal sealed partial class EventPipeline : IAsyncDisposable
 {
     /// <summary>Most events committed in one transaction and published as one stream item.</summary>
     public const int MaxBatch = 1024;
@@ -47,10 +47,6 @@ internal sealed class EventPipeline : IAsyncDisposable
     private readonly Task _writer;
     private readonly TimeSpan _retryBudget;
 
-    /// <summary>Per session, the seq up to which seqs are durably reserved (see <c>VmStore.Reservations.cs</c>), and the next range's size. Writer loop only.</summary>
-    private readonly Dictionary<string, (long Reserved, int Step)> _reserved = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _batchMax = new(StringComparer.Ordinal);
-    private readonly List<SeqReservation> _reservations = [];
     private readonly DiskReserve? _disk;
 
     /// <summary>Events of a session that could not be committed, not yet recorded as <c>_agentos/events_lost</c>. Writer loop only.</summary>
@@ -95,21 +91,6 @@ internal sealed class EventPipeline : IAsyncDisposable
     }
 
     private bool MustWait => _retrying || Volatile.Read(ref _queued) > HighWater;
-
-    /// <summary>
-    /// Calls <paramref name="onLost"/> (on the writer's thread; it must not block) when events of
-    /// <paramref name="sessionId"/> could not be committed within the retry budget. One watcher per session.
-    /// </summary>
-    public IDisposable WatchLoss(string sessionId, Action<EventsLost> onLost)
-    {
-        _lossWatchers[sessionId] = onLost;
-        return new LossWatch(this, sessionId, onLost);
-    }
-
-    private sealed class LossWatch(EventPipeline pipeline, string sessionId, Action<EventsLost> onLost) : IDisposable
-    {
-        public void Dispose() => pipeline._lossWatchers.TryRemove(new KeyValuePair<string, Action<EventsLost>>(sessionId, onLost));
-    }
 
     /// <summary>Appends and completes with the event's seq once it is committed and published.</summary>
     public Task<long> AppendAndWaitAsync(string sessionId, string method, string paramsJson) =>
@@ -241,42 +222,6 @@ internal sealed class EventPipeline : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits for events; while a loss is still to be recorded, also wakes now and then to record it.</summary>
-    private async Task<bool> WaitForWorkAsync(ChannelReader<Pending> reader)
-    {
-        if (_lost.Count == 0)
-        {
-            return await reader.WaitToReadAsync().ConfigureAwait(false);
-        }
-
-        try
-        {
-            return await reader.WaitToReadAsync().AsTask().WaitAsync(LossMarkerRetry).ConfigureAwait(false) || _lost.Count > 0;
-        }
-        catch (TimeoutException)
-        {
-            return true;
-        }
-    }
-
-    /// <summary>Puts an <c>_agentos/events_lost</c> marker first in the batch for every session with an unrecorded loss.</summary>
-    private HashSet<string> AddLossMarkers(List<EventRow> rows)
-    {
-        var sessions = new HashSet<string>(_lost.Keys, StringComparer.Ordinal);
-        foreach (var session in sessions)
-        {
-            rows.Add(LossMarker(session));
-        }
-
-        return sessions;
-    }
-
-    private EventRow LossMarker(string sessionId)
-    {
-        var (method, json) = AgentOsEvents.EventsLost(_lost[sessionId]);
-        return new EventRow(sessionId, NextSeq(sessionId), Now(), method, json);
-    }
-
     private long NextSeq(string sessionId)
     {
         if (!_lastSeq.TryGetValue(sessionId, out var last))
@@ -287,229 +232,6 @@ internal sealed class EventPipeline : IAsyncDisposable
         _lastSeq[sessionId] = ++last;
         return last;
     }
-
-    /// <summary>
-    /// Commits the batch, retrying a failure with backoff for up to the retry budget while appenders are held back.
-    /// Returns null when all of it is committed, else the sessions whose events are lost: when storage stays broken the
-    /// batch is split by session, so a fault that is one session's (its events) costs no other session anything.
-    /// </summary>
-    private async Task<HashSet<string>?> CommitAsync(List<EventRow> events, List<Waiter> waiters)
-    {
-        var error = await TryCommitAsync(events, waiters).ConfigureAwait(false);
-        if (error is null)
-        {
-            return null;
-        }
-
-        var failed = new HashSet<string>(StringComparer.Ordinal);
-        var sessions = events.Select(e => e.SessionId).Distinct(StringComparer.Ordinal).ToList();
-        foreach (var session in sessions)
-        {
-            var own = events.Where(e => e.SessionId == session).ToList();
-            var ownError = sessions.Count == 1 ? error : TryCommitOnce(own, waiters);
-            if (ownError is null)
-            {
-                // Committed on its own, perhaps renumbered: what is published must carry the seqs stored.
-                for (int i = 0, k = 0; i < events.Count; i++)
-                {
-                    if (events[i].SessionId == session)
-                    {
-                        events[i] = own[k++];
-                    }
-                }
-
-                continue;
-            }
-
-            failed.Add(session);
-            HandBack(own);
-            var count = own.Count(e => e.Method != AgentOsEventMethods.EventsLost);
-            var reason = StorageFault.Describe(ownError);
-            var lost = _lost.TryGetValue(session, out var earlier)
-                ? earlier with { Count = earlier.Count + count }
-                : new EventsLost(session, count, own[0].CreatedAtMs, reason);
-            _lost[session] = lost;
-            Log.LostEvents(_logger, _vmId, session, count, _retryBudget.TotalSeconds, ownError);
-            if (_lossWatchers.TryGetValue(session, out var watcher))
-            {
-                try
-                {
-                    watcher(lost);
-                }
-                catch (Exception ex)
-                {
-                    Log.CommitFailed(_logger, _vmId, count, 0, ex);
-                }
-            }
-        }
-
-        return failed.Count == 0 ? null : failed;
-    }
-
-    /// <summary>One commit with its renumbering after a conflict, then retries with backoff until the budget is spent. Returns the last error, or null.</summary>
-    private async Task<Exception?> TryCommitAsync(List<EventRow> events, List<Waiter> waiters)
-    {
-        var started = _time.GetTimestamp();
-        var delay = TimeSpan.FromMilliseconds(50);
-        for (var attempt = 1; ; attempt++)
-        {
-            var error = TryCommitOnce(events, waiters);
-            if (error is null)
-            {
-                if (_retrying)
-                {
-                    Log.CommitRecovered(_logger, _vmId, events.Count, attempt, _time.GetElapsedTime(started).TotalSeconds);
-                }
-
-                return null;
-            }
-
-            if (error is Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 13 } && _disk?.Release() == true)
-            {
-                continue; // SQLITE_FULL, and the reserve is free space now: at once
-            }
-
-            Log.CommitFailed(_logger, _vmId, events.Count, attempt, error);
-            if (_time.GetElapsedTime(started) + delay > _retryBudget)
-            {
-                return error;
-            }
-
-            _retrying = true; // appenders wait from now on: the agents' pipes fill and they block
-            await Task.Delay(delay, _time).ConfigureAwait(false);
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(1).Ticks));
-        }
-    }
-
-    /// <summary>Commits once; a unique-key conflict (another writer's row at a seq this pipeline thought free) is renumbered and tried again, at most twice.</summary>
-    private Exception? TryCommitOnce(List<EventRow> events, List<Waiter> waiters)
-    {
-        for (var renumbered = 0; ; renumbered++)
-        {
-            try
-            {
-                var reservations = ReservationsFor(events);
-                _store.AppendEvents(events, reservations);
-                foreach (var r in reservations ?? [])
-                {
-                    _reserved[r.SessionId] = (r.Reserved, Math.Min(_reserved.GetValueOrDefault(r.SessionId).Step * 2, VmStore.MaxReservationStep));
-                }
-
-                return null;
-            }
-            catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode == 19 && renumbered < MaxRenumbers)
-            {
-                // SQLITE_CONSTRAINT: the cache is wrong, not the batch: reload MAX(seq) of the batch's sessions and
-                // number the batch after it, once more.
-                Log.SeqConflict(_logger, _vmId, ex.Message);
-                Renumber(events, waiters);
-            }
-            catch (Exception ex)
-            {
-                return ex;
-            }
-        }
-    }
-
-    /// <summary>
-    /// The seq ranges this batch needs made durable before it is published (with <see cref="Durability.Process"/>):
-    /// one per session whose highest seq here is past its reservation, reaching that seq plus the session's next step
-    /// (256, doubling to 4096), so a long stream costs one fsync per few thousand events. Null when none is needed.
-    /// </summary>
-    private List<SeqReservation>? ReservationsFor(List<EventRow> events)
-    {
-        if (_store.Durability != Durability.Process)
-        {
-            return null;
-        }
-
-        _batchMax.Clear();
-        foreach (var e in events)
-        {
-            ref var max = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_batchMax, e.SessionId, out _);
-            max = Math.Max(max, e.Seq);
-        }
-
-        _reservations.Clear();
-        foreach (var (session, max) in _batchMax)
-        {
-            var (reserved, step) = _reserved.GetValueOrDefault(session);
-            if (max > reserved)
-            {
-                step = Math.Max(step, VmStore.MinReservationStep);
-                _reserved[session] = (reserved, step);
-                _reservations.Add(new SeqReservation(session, max + step));
-            }
-        }
-
-        return _reservations.Count == 0 ? null : _reservations;
-    }
-
-    /// <summary>
-    /// At activation: seqs an earlier boot handed out that hold no stored event (a power cut took them) are filled with
-    /// <c>_agentos/events_lost</c> markers, and every reservation is dropped, in one fsynced commit.
-    /// </summary>
-    private void RecoverLostSeqs()
-    {
-        var markers = new List<EventRow>();
-        foreach (var range in _store.FindLostSeqRanges())
-        {
-            var count = (int)(range.Last - range.First + 1);
-            var reason = $"power loss: seqs {range.First} to {range.Last} were handed out before the host lost power or rebooted, and no event "
-                + "with them was stored (AgentOs:Durability=process keeps what a killed server committed, not what a power cut took); "
-                + "anything seen at these seqs before is gone";
-            var (method, json) = AgentOsEvents.EventsLost(new EventsLost(range.SessionId, count, Now(), reason));
-            for (var seq = range.First; seq <= range.Last; seq++)
-            {
-                markers.Add(new EventRow(range.SessionId, seq, Now(), method, json));
-            }
-
-            Log.PowerLossFilled(_logger, _vmId, range.SessionId, range.First, range.Last);
-        }
-
-        _store.ClearSeqReservations(markers);
-    }
-
-    /// <summary>Nothing of these events is durable and nothing was published: their seqs go back, so the sequence stays gapless (the loss marker takes the next one).</summary>
-    private void HandBack(List<EventRow> events)
-    {
-        foreach (var e in events)
-        {
-            if (_lastSeq.TryGetValue(e.SessionId, out var last) && last >= e.Seq)
-            {
-                _lastSeq[e.SessionId] = e.Seq - 1;
-            }
-        }
-    }
-
-    /// <summary>Numbers <paramref name="events"/> after what the store holds, in order per session, and their waiters with them.</summary>
-    private void Renumber(List<EventRow> events, List<Waiter> waiters)
-    {
-        var renumbered = new Dictionary<(string Session, long Seq), long>();
-        foreach (var session in events.Select(e => e.SessionId).Distinct(StringComparer.Ordinal).ToList())
-        {
-            _lastSeq[session] = _store.GetLastSeq(session);
-        }
-
-        for (var i = 0; i < events.Count; i++)
-        {
-            var row = events[i];
-            var seq = ++LastSeqRef(row.SessionId);
-            renumbered[(row.SessionId, row.Seq)] = seq;
-            events[i] = row with { Seq = seq };
-        }
-
-        for (var i = 0; i < waiters.Count; i++)
-        {
-            if (waiters[i].SessionId is { } session && renumbered.TryGetValue((session, waiters[i].Seq), out var seq))
-            {
-                waiters[i] = waiters[i] with { Seq = seq };
-            }
-        }
-    }
-
-    private ref long LastSeqRef(string sessionId) =>
-        ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_lastSeq, sessionId, out _);
 
     private async Task PublishAsync(SessionEventBatch batch)
     {
@@ -532,22 +254,6 @@ internal sealed class EventPipeline : IAsyncDisposable
             {
                 Log.PublishFailed(_logger, _vmId, batch.Count, attempt, ex);
                 return;
-            }
-        }
-    }
-
-    private void CompleteWaiters(List<Waiter> waiters, HashSet<string>? failed)
-    {
-        _retrying = false;
-        foreach (var (done, session, seq) in waiters)
-        {
-            if (failed is null || session is null || !failed.Contains(session))
-            {
-                done.TrySetResult(seq);
-            }
-            else
-            {
-                done.TrySetException(StorageFault.Unavailable(_vmId, session, _retryBudget, _lost.GetValueOrDefault(session)));
             }
         }
     }
