@@ -81,7 +81,8 @@ try
 catch (Exception ex) when (ex is InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException)
 {
     // What the operator must fix (a second server on the data directory, a missing sandbox tool, a bad option): one line, no stack trace.
-    Console.Error.WriteLine("AgentOs cannot start: " + ex.Message);
+    // A value the configuration binder cannot convert says which value in its inner exception.
+    Console.Error.WriteLine("AgentOs cannot start: " + ex.Message + (ex.InnerException is { } inner && ex is not Microsoft.Extensions.Options.OptionsValidationException ? " " + inner.Message : ""));
     return 1;
 }
 

@@ -110,15 +110,19 @@ public sealed class ServerProcessTests(ServerProcessFixture fixture) : IClassFix
     }
 
     [Theory]
-    [InlineData("PromptTimeout", "-00:00:01")]
-    [InlineData("MaxPromptLength", "-5")]
-    [InlineData("NewSessionTimeout", "00:00:00")]
-    [InlineData("MaxQueuedPrompts", "-1")]
-    [InlineData("SandboxAllowHostPorts:0", "70000")]
-    [InlineData("VmIdleTimeout", "00:00:00.5")]
-    [InlineData("StorageRetryTimeout", "00:00:00")]
-    [InlineData("MinFreeDiskBytes", "-1")]
-    public async Task ABadOptionValue_StopsTheServerAtStart_WithOneLineNamingTheKeyAndTheValue(string key, string value)
+    [InlineData("PromptTimeout", "-00:00:01", "AgentOs:PromptTimeout is '-00:00:01'")]
+    [InlineData("MaxPromptLength", "-5", "AgentOs:MaxPromptLength is '-5'")]
+    [InlineData("NewSessionTimeout", "00:00:00", "AgentOs:NewSessionTimeout is '00:00:00'")]
+    [InlineData("MaxQueuedPrompts", "-1", "AgentOs:MaxQueuedPrompts is '-1'")]
+    [InlineData("SandboxAllowHostPorts:0", "70000", "AgentOs:SandboxAllowHostPorts is '70000'")]
+    [InlineData("VmIdleTimeout", "00:00:00.5", "AgentOs:VmIdleTimeout is '00:00:00.5")]
+    [InlineData("StorageRetryTimeout", "00:00:00", "AgentOs:StorageRetryTimeout is '00:00:00'")]
+    [InlineData("MinFreeDiskBytes", "-1", "AgentOs:MinFreeDiskBytes is '-1'")]
+    [InlineData("Durability", "flash", "flash is not a valid value for Durability")]
+    [InlineData("Preinstall:0", "pie", "AgentOs:Preinstall is 'pie'")]
+    [InlineData("Agents:mine:ReadOnlyPaths:0", "/no/such/folder", "AgentOs:Agents:mine:ReadOnlyPaths is '/no/such/folder'")]
+    [InlineData("Agents:typo:Args:0", "x", "AgentOs:Agents:typo:Command is ''")]
+    public async Task ABadOptionValue_StopsTheServerAtStart_WithOneLineNamingTheKeyAndTheValue(string key, string value, string named)
     {
         // Issue 13, item 6: these started fine and then failed every prompt (PromptTimeout with a raw ArgumentOutOfRangeException at the client).
         var env = TestAgents.AsEnvironment("mine");
@@ -126,7 +130,7 @@ public sealed class ServerProcessTests(ServerProcessFixture fixture) : IClassFix
         var act = () => ServerProcess.StartAsync(env);
 
         var message = (await act.Should().ThrowAsync<InvalidOperationException>()).Which.Message;
-        message.Should().Contain("AgentOs cannot start: ").And.Contain($"AgentOs:{key.Split(':')[0]} is '{value}", "the line names the key and the value");
+        message.Should().Contain("AgentOs cannot start: ").And.Contain(named, "the line names the key and the value");
         message.Should().NotContain("   at ", "one line, no stack trace");
     }
 

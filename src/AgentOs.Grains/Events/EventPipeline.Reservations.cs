@@ -14,7 +14,7 @@ internal sealed partial class EventPipeline
     /// <summary>
     /// The seq ranges this batch needs made durable before it is published (with <see cref="Durability.Process"/>):
     /// one per session whose highest seq here is past its reservation, reaching that seq plus the session's next step
-    /// (256, doubling to 4096), so a long stream costs one fsync per few thousand events. Null when none is needed.
+    /// (256, doubling to 16,384), so a long stream costs one fsync per few thousand events. Null when none is needed.
     /// </summary>
     private List<SeqReservation>? ReservationsFor(List<EventRow> events)
     {
@@ -23,11 +23,22 @@ internal sealed partial class EventPipeline
             return null;
         }
 
+        // Seqs rise within a session: a session's last row in the batch holds its highest. Rows of one session come in
+        // runs, so the dictionary is touched once a run, not once a row.
         _batchMax.Clear();
-        foreach (var e in events)
+        string? run = null;
+        for (var i = 0; i < events.Count; i++)
         {
-            ref var max = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_batchMax, e.SessionId, out _);
-            max = Math.Max(max, e.Seq);
+            if (!ReferenceEquals(events[i].SessionId, run))
+            {
+                run = events[i].SessionId;
+            }
+
+            if (i + 1 == events.Count || !ReferenceEquals(events[i + 1].SessionId, run))
+            {
+                ref var max = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_batchMax, run, out _);
+                max = Math.Max(max, events[i].Seq);
+            }
         }
 
         _reservations.Clear();

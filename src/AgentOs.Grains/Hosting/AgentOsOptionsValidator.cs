@@ -53,6 +53,21 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
             Check(false, "SandboxAllowHostPorts", port, "each must be a TCP port number (1 to 65535)");
         }
 
+        foreach (var package in o.Preinstall.Where(n => AgentOs.Software.BuiltInSoftware.Find(n) is null))
+        {
+            Check(false, "Preinstall", package, $"each must be a software package ({string.Join(", ", AgentOs.Software.BuiltInSoftware.All.Select(p => p.Name))})");
+        }
+
+        foreach (var (typeName, type) in o.Agents)
+        {
+            Check(!string.IsNullOrWhiteSpace(type.Command) || AgentOs.Software.BuiltInSoftware.Find(typeName) is not null, $"Agents:{typeName}:Command", type.Command ?? "",
+                "it must name the agent's executable (only a built-in type may leave it out, to add Env alone)");
+            foreach (var path in type.ReadOnlyPaths.Where(p => !Path.IsPathFullyQualified(p) || !Path.Exists(p)))
+            {
+                Check(false, $"Agents:{typeName}:ReadOnlyPaths", path, "each must be an absolute path that exists");
+            }
+        }
+
         return faults.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(faults);
     }
 

@@ -51,9 +51,9 @@ public static class SiloBuilderExtensions
             {
                 host.ShutdownTimeout = agentOs.Value.ShutdownTimeout + TimeSpan.FromSeconds(30);
             }
-            catch (OptionsValidationException)
+            catch (Exception ex) when (ex is OptionsValidationException or InvalidOperationException)
             {
-                // A bad value: the start-up check names it and stops the server before anything runs.
+                // A bad value (or one the binder cannot convert): the start-up check names it and stops the server.
             }
         });
         silo.Services.AddSingleton<AgentTypeRegistry>();

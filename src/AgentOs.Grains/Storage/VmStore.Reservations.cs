@@ -20,7 +20,7 @@ internal readonly record struct LostSeqRange(string SessionId, long First, long 
 internal sealed partial class VmStore
 {
     public const int MinReservationStep = 256;
-    public const int MaxReservationStep = 4096;
+    public const int MaxReservationStep = 16384;
 
     public Durability Durability { get; }
 
