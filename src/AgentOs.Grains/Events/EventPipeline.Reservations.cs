@@ -62,8 +62,13 @@ internal sealed partial class EventPipeline
     /// </summary>
     private void RecoverLostSeqs()
     {
+        if (_store.FindLostSeqRanges() is not { } ranges)
+        {
+            return; // no reservation stored: the last stop was clean (the common case, and every new VM)
+        }
+
         var markers = new List<EventRow>();
-        foreach (var range in _store.FindLostSeqRanges())
+        foreach (var range in ranges)
         {
             var count = (int)(range.Last - range.First + 1);
             var reason = $"power loss: seqs {range.First} to {range.Last} were handed out before the host lost power or rebooted, and no event "

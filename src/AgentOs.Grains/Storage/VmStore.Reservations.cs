@@ -26,13 +26,17 @@ internal sealed partial class VmStore
 
     private string SynchronousMode => Durability == Durability.Power ? "FULL" : "NORMAL";
 
-    /// <summary>Ranges of an earlier boot with no stored events after <c>MAX(seq)</c>: what a power cut took.</summary>
-    public IReadOnlyList<LostSeqRange> FindLostSeqRanges()
+    /// <summary>
+    /// Ranges of an earlier boot with no stored events after <c>MAX(seq)</c>: what a power cut took. Null when no
+    /// reservation is stored at all (a clean stop left none): nothing to recover, nothing to clear.
+    /// </summary>
+    public IReadOnlyList<LostSeqRange>? FindLostSeqRanges()
     {
         lock (_writeLock)
         {
-            return _writer.Query<(string SessionId, long Reserved, string BootId, long? Last)>(
-                    "SELECT r.session_id, r.reserved, r.boot_id, (SELECT MAX(seq) FROM events e WHERE e.session_id = r.session_id) FROM seq_reservations r")
+            var rows = _writer.Query<(string SessionId, long Reserved, string BootId, long? Last)>(
+                "SELECT r.session_id, r.reserved, r.boot_id, (SELECT MAX(seq) FROM events e WHERE e.session_id = r.session_id) FROM seq_reservations r").ToList();
+            return rows.Count == 0 ? null : rows
                 .Where(r => r.BootId != BootId.Current && r.Reserved > (r.Last ?? 0))
                 .Select(r => new LostSeqRange(r.SessionId, (r.Last ?? 0) + 1, r.Reserved))
                 .ToList();
