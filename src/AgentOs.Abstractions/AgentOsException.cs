@@ -31,6 +31,12 @@ public enum AgentOsErrorCode
     /// Nothing is lost silently: a lost event is recorded as <c>_agentos/events_lost</c>.
     /// </summary>
     StorageUnavailable = 22,
+
+    /// <summary>
+    /// The agent hit a resource limit and was killed for it (the kernel's OOM killer at its memory limit); the message
+    /// names the limit and the option that sets it. The session can be resumed.
+    /// </summary>
+    ResourceLimit = 23,
 }
 
 /// <summary>An error from AgentOs with a code clients can switch on and a message that says what to do.</summary>

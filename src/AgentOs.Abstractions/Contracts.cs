@@ -31,6 +31,26 @@ public sealed record CreateSessionOptions
     /// <c>AgentOs:PermissionTimeout</c> (5 minutes).
     /// </summary>
     [Id(6)] public TimeSpan? PermissionTimeout { get; init; }
+
+    /// <summary>
+    /// This session's agent's resource limits, each at most the server's <c>AgentOs:MaxAgentLimits</c>; a field left
+    /// null takes the server's <c>AgentOs:AgentLimits</c>. Stored with the session's options: they survive resume.
+    /// </summary>
+    [Id(7)] public ResourceLimits? Limits { get; init; }
+}
+
+/// <summary>What one agent (its process and every descendant, in a cgroup of its own) may use.</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.ResourceLimits")]
+public sealed record ResourceLimits
+{
+    /// <summary>Memory in bytes, swap not counted as room (cgroup <c>memory.max</c>, swap off). Past it the kernel's OOM killer picks a process of the agent.</summary>
+    [Id(0)] public long? MemoryBytes { get; init; }
+
+    /// <summary>Processes and threads at once (cgroup <c>pids.max</c>); one more <c>fork</c> fails with EAGAIN.</summary>
+    [Id(1)] public int? Processes { get; init; }
+
+    /// <summary>CPU weight against other agents when the CPU is contended, 1 to 10000, 100 the default (cgroup <c>cpu.weight</c>).</summary>
+    [Id(2)] public int? CpuWeight { get; init; }
 }
 
 /// <summary>How a session answers its agent's permission requests (ACP <c>session/request_permission</c>).</summary>

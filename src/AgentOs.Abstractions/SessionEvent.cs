@@ -141,7 +141,7 @@ public static class AgentOsEventMethods
     /// </summary>
     public const string AgentStart = "_agentos/agent_start";
 
-    /// <summary>The agent process exited: <c>{ "exitCode", "signal"?, "reason"?, "stderrTail", "expected" }</c>. <c>reason</c> says why AgentOs stopped it, when it did: <c>storage_unavailable</c> (its events could not be stored, see <see cref="EventsLost"/>).</summary>
+    /// <summary>The agent process exited: <c>{ "exitCode", "signal"?, "reason"?, "limit"?, "stderrTail", "expected" }</c>. <c>reason</c> says why it ended, when AgentOs knows: <c>storage_unavailable</c> (its events could not be stored, see <see cref="EventsLost"/>), <c>memory_limit</c> (the kernel's OOM killer at its memory limit, <c>limit</c> bytes).</summary>
     public const string AgentExit = "_agentos/agent_exit";
 
     /// <summary>The ACP session of a new session was set up: <c>{ "acpSessionId", "restore": "new", "agentInfo" }</c>.</summary>
@@ -185,4 +185,11 @@ public static class AgentOsEventMethods
     /// answer as usual and the turn went on; the limit keeps every transcript readable.
     /// </summary>
     public const string Truncated = "_agentos/truncated";
+
+    /// <summary>
+    /// The agent met one of its resource limits during a turn without dying of it: <c>{ "limit", "max", "count" }</c>,
+    /// <c>limit</c> being <c>processes</c> (<c>count</c> forks refused at <c>pids.max</c> = <c>max</c>) or <c>memory</c>
+    /// (<c>count</c> of its processes the OOM killer took at <c>max</c> bytes). Recorded when the turn ends.
+    /// </summary>
+    public const string Limit = "_agentos/limit";
 }

@@ -127,6 +127,15 @@ public sealed class AgentOsOptions
     /// </summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Each agent's resource limits unless its session asks for others (<c>CreateSessionOptions.Limits</c>): 2 GiB of
+    /// memory, 512 processes, CPU weight 100. Enforced with a cgroup per agent (see README, "Limits").
+    /// </summary>
+    public AgentLimitOptions AgentLimits { get; set; } = new();
+
+    /// <summary>The most a session may ask for in <c>CreateSessionOptions.Limits</c>: 16 GiB, 8192 processes, weight 10000.</summary>
+    public AgentLimitOptions MaxAgentLimits { get; set; } = new() { MemoryBytes = 16L * 1024 * 1024 * 1024, Processes = 8192, CpuWeight = 10_000 };
+
     /// <summary>Where agent stderr goes; when null, to the host's stderr with a prefix.</summary>
     public Action<AgentStderrChunk>? OnAgentStderr { get; set; }
 
@@ -220,4 +229,17 @@ public enum Durability
 
     /// <summary>WAL with <c>synchronous=FULL</c>: every commit is fsynced, so committed events survive a power cut too (at the cost the benchmark reports).</summary>
     Power = 1,
+}
+
+/// <summary>Resource limits of one agent (<see cref="AgentOsOptions.AgentLimits"/>, <see cref="AgentOsOptions.MaxAgentLimits"/>).</summary>
+public sealed class AgentLimitOptions
+{
+    /// <summary>Memory in bytes (<c>memory.max</c>, swap off). Default 2 GiB: a coding agent on Node uses 0.2 to 1 GiB with its tools; a build it runs may want more, and asks for it per session.</summary>
+    public long MemoryBytes { get; set; } = 2L * 1024 * 1024 * 1024;
+
+    /// <summary>Processes and threads (<c>pids.max</c>). Default 512: Node alone runs ~11 threads, a test run or build a few hundred; a fork bomb stops there.</summary>
+    public int Processes { get; set; } = 512;
+
+    /// <summary>CPU weight (<c>cpu.weight</c>, 1 to 10000; v1 <c>cpu.shares</c> = weight × 1024 / 100). Default 100, the kernel's own default.</summary>
+    public int CpuWeight { get; set; } = 100;
 }

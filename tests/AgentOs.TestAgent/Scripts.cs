@@ -216,6 +216,24 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
             case "slow-reply" when int.TryParse(rest, CultureInfo.InvariantCulture, out var ms):
                 await Task.Delay(ms, cancellationToken);
                 break;
+            case "alloc" when int.TryParse(rest, CultureInfo.InvariantCulture, out var mib):
+                // Native memory, touched page by page (the GC's own limit does not see it): past a memory limit the
+                // kernel's OOM killer takes this process.
+                for (var i = 0; i < mib; i++)
+                {
+                    var block = System.Runtime.InteropServices.Marshal.AllocHGlobal(1024 * 1024);
+                    unsafe
+                    {
+                        var bytes = (byte*)block;
+                        for (var offset = 0; offset < 1024 * 1024; offset += 4096)
+                        {
+                            bytes[offset] = 1;
+                        }
+                    }
+                }
+
+                Say(session, $"allocated {mib} MiB");
+                break;
             case "big" when int.TryParse(rest, CultureInfo.InvariantCulture, out var length):
                 Say(session, new string('x', length));
                 break;

@@ -99,7 +99,7 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
         }));
 
     /// <summary>The agent process exited; <paramref name="expected"/> when AgentOs stopped it.</summary>
-    public Task<long> AgentExitAsync(int exitCode, string stderrTail, bool expected, string? reason = null) =>
+    public Task<long> AgentExitAsync(int exitCode, string stderrTail, bool expected, string? reason = null, long? limit = null) =>
         events.AppendAndWaitAsync(sessionId, AgentOsEventMethods.AgentExit, Json(w =>
         {
             w.WriteNumber("exitCode", exitCode);
@@ -111,6 +111,11 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
             if (reason is not null)
             {
                 w.WriteString("reason", reason);
+            }
+
+            if (limit is { } bytes)
+            {
+                w.WriteNumber("limit", bytes);
             }
 
             w.WriteString("stderrTail", stderrTail);
@@ -170,6 +175,15 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
         w.WritePropertyName("agentInfo");
         JsonSerializer.Serialize(w, agentInfo, AcpJsonContext.Default.Implementation);
     }
+
+    /// <summary>The agent met a resource limit during a turn and lives on: <c>processes</c> (forks refused) or <c>memory</c> (processes the OOM killer took).</summary>
+    public void LimitMet(string limit, long max, long count) =>
+        events.Append(sessionId, AgentOsEventMethods.Limit, Json(w =>
+        {
+            w.WriteString("limit", limit);
+            w.WriteNumber("max", max);
+            w.WriteNumber("count", count);
+        }));
 
     /// <summary>
     /// The marker of events that could not be stored, as the pipeline's writer loop puts it first in a batch (it holds

@@ -53,6 +53,15 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
             Check(false, "SandboxAllowHostPorts", port, "each must be a TCP port number (1 to 65535)");
         }
 
+        foreach (var (key, limits) in new[] { ("AgentLimits", o.AgentLimits), ("MaxAgentLimits", o.MaxAgentLimits) })
+        {
+            Check(limits.MemoryBytes >= 16L * 1024 * 1024, $"{key}:MemoryBytes", limits.MemoryBytes, "it must be at least 16777216 (16 MiB)");
+            Check(limits.Processes >= 8, $"{key}:Processes", limits.Processes, "it must be at least 8");
+            Check(limits.CpuWeight is >= 1 and <= 10_000, $"{key}:CpuWeight", limits.CpuWeight, "it must be 1 to 10000");
+        }
+
+        Check(o.AgentLimits.MemoryBytes <= o.MaxAgentLimits.MemoryBytes, "AgentLimits:MemoryBytes", o.AgentLimits.MemoryBytes, "it must not be above AgentOs:MaxAgentLimits:MemoryBytes");
+        Check(o.AgentLimits.Processes <= o.MaxAgentLimits.Processes, "AgentLimits:Processes", o.AgentLimits.Processes, "it must not be above AgentOs:MaxAgentLimits:Processes");
         foreach (var package in o.Preinstall.Where(n => AgentOs.Software.BuiltInSoftware.Find(n) is null))
         {
             Check(false, "Preinstall", package, $"each must be a software package ({string.Join(", ", AgentOs.Software.BuiltInSoftware.All.Select(p => p.Name))})");

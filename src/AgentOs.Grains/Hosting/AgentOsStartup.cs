@@ -32,7 +32,19 @@ internal sealed partial class AgentOsStartup(IServiceProvider services, Software
 
         _lock = DataDirectoryLock.Acquire(data);
         services.GetRequiredService<DiskReserve>().Start();
-        return Task.CompletedTask;
+        var cgroups = services.GetRequiredService<AgentCgroups>();
+        var limits = options.Value.AgentLimits;
+        if (cgroups.Version == 0)
+        {
+            Log.LimitsNotEnforced(logger, cgroups.Why);
+        }
+        else
+        {
+            Log.LimitsEnforced(logger, limits.MemoryBytes / (1024 * 1024), limits.Processes, limits.CpuWeight, cgroups.Why);
+        }
+
+        // What agents of a killed server on this data directory left behind dies now.
+        return cgroups.SweepAsync();
     }
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -71,6 +83,12 @@ internal sealed partial class AgentOsStartup(IServiceProvider services, Software
 
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Information, Message = "Agent limits: {MemoryMiB} MiB of memory (no swap), {Processes} processes, CPU weight {CpuWeight} per agent, OOM score 1000, every descendant killed with its agent; {How}")]
+        public static partial void LimitsEnforced(ILogger logger, long memoryMiB, int processes, int cpuWeight, string how);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "AGENT LIMITS ARE NOT ENFORCED (memory, processes, CPU; descendants are not contained): {Why}")]
+        public static partial void LimitsNotEnforced(ILogger logger, string why);
+
         [LoggerMessage(Level = LogLevel.Warning, Message = "The data directory {DataDirectory} was readable by other users; it is now 0700 (the server's user only)")]
         public static partial void DataDirectoryRestricted(ILogger logger, string dataDirectory);
 

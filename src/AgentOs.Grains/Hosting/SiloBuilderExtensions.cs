@@ -57,6 +57,8 @@ public static class SiloBuilderExtensions
             }
         });
         silo.Services.AddSingleton<AgentTypeRegistry>();
+        silo.Services.AddSingleton(sp => AgentCgroups.Detect(
+            sp.GetRequiredService<IOptions<AgentOsOptions>>().Value.DataDirectoryFullPath, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AgentOs.Limits")));
         silo.Services.AddSingleton<AgentSandbox>(sp => SandboxSelector.Select(
             sp.GetRequiredService<IOptions<AgentOsOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AgentOs.Sandbox")));
         silo.Services.AddHostedService<AgentOsStartup>();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using AgentOs.Acp;
 using AgentOs.Agents;
+using AgentOs.Sandbox;
 
 namespace AgentOs.Sessions;
 
@@ -38,7 +39,9 @@ internal sealed partial class AgentSession
         var plan = await AgentLaunchPlanner.PlanAsync(_context.Sandbox, _context.Paths, SessionId, AgentType, options, vmCwd, Options.SandboxNetwork, cancellationToken);
         _sessionMeta = plan.SessionMeta;
         _agentCwd = plan.AgentCwd;
-        _process = await AgentProcess.StartAsync(plan.Launch, OnStderrLine, cancellationToken);
+        // Its own cgroup: its limits, and every process it starts is killed with it.
+        _cgroup = _context.Cgroups.Create(SessionId, AgentLimits.Resolve(options.Limits, Options));
+        _process = await AgentProcess.StartAsync(_cgroup?.Wrap(plan.Launch) ?? plan.Launch, OnStderrLine, cancellationToken);
         _recorder.AgentStart(AgentType.Name, _process.Pid, AgentType.Command, _context.Sandbox.Name, plan.AgentCwd, plan.Instructions?.Length ?? 0);
 
         _connection = new AcpConnection(_process.StandardOutput, _process.StandardInput, this,

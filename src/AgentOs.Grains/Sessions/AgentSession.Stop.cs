@@ -33,13 +33,30 @@ internal sealed partial class AgentSession
         await _connection.Completion.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await CancelPermissionsAsync(_stopping ? PermissionReasons.SessionStopped : PermissionReasons.AgentExited, final: true).ConfigureAwait(false);
         var exit = new AgentExit(exitCode, _process.StderrTail, _stopping);
+        var reason = Volatile.Read(ref _storageFault) is not null ? "storage_unavailable" : null;
+        long? limit = null;
+        if (reason is null && _cgroup is { Limits: { } limits } && exitCode == 137 && _cgroup.OomKills > _oomKills)
+        {
+            // The kernel's OOM killer took the agent itself at its memory limit.
+            (reason, limit) = ("memory_limit", limits.MemoryBytes);
+            Volatile.Write(ref _limitFault, new AgentOsException(AgentOsErrorCode.ResourceLimit,
+                $"The agent '{AgentType.Name}' was killed by the kernel at its memory limit of {limits.MemoryBytes / (1024 * 1024)} MiB "
+                + "(CreateSessionOptions.Limits.MemoryBytes; default AgentOs:AgentLimits:MemoryBytes, at most AgentOs:MaxAgentLimits:MemoryBytes). "
+                + "The session can be resumed; ask for more memory when you create a session.") { SessionId = SessionId, ExitCode = exitCode });
+        }
+
         try
         {
-            await _recorder.AgentExitAsync(exitCode, exit.StderrTail, exit.Expected, Volatile.Read(ref _storageFault) is null ? null : "storage_unavailable").ConfigureAwait(false);
+            await _recorder.AgentExitAsync(exitCode, exit.StderrTail, exit.Expected, reason, limit).ConfigureAwait(false);
         }
         catch (Exception)
         {
             // The pipeline is gone (VM shutting down); the exit is still reported to callers.
+        }
+
+        if (_cgroup is not null)
+        {
+            await _cgroup.DisposeAsync().ConfigureAwait(false); // every process the agent left behind dies with it
         }
 
         Log.AgentExited(_context.Logger, _context.VmId, SessionId, exitCode, exit.Expected);
@@ -73,6 +90,11 @@ internal sealed partial class AgentSession
     public async ValueTask DisposeAsync()
     {
         _lossWatch.Dispose();
+        if (_cgroup is not null)
+        {
+            await _cgroup.DisposeAsync();
+        }
+
         if (_connection is not null)
         {
             await _connection.DisposeAsync();

@@ -50,13 +50,15 @@ internal sealed partial class AgentSession
             catch (AgentOsException ex)
             {
                 // Killed because its events could not be stored: that, not the exit, is what the caller must hear.
-                var error = Volatile.Read(ref _storageFault) ?? ex;
+                RecordLimitsMet();
+                var error = Volatile.Read(ref _storageFault) ?? Volatile.Read(ref _limitFault) ?? ex;
                 await _recorder.TurnFailedAsync(error);
                 throw error;
             }
 
             var stopReason = string.IsNullOrEmpty(response.StopReason) ? "end_turn" : response.StopReason;
             var reply = TakeTurnText();
+            RecordLimitsMet();
             var lastSeq = await _recorder.TurnEndAsync(stopReason, _turnEndReason);
             ThrowIfStorageFailed(); // events of this turn were lost: it did not end well, whatever the agent says
             return new TurnOutcome(new PromptResult { StopReason = stopReason, Text = reply, LastSeq = lastSeq }, Abandoned: null);
@@ -66,6 +68,29 @@ internal sealed partial class AgentSession
             await turnOver.CancelAsync();
             Interlocked.CompareExchange(ref _turnCancelled, null, cancelled);
             TakeTurnText();
+        }
+    }
+
+    /// <summary>Records the limits the agent's processes met during the turn and survived: refused forks, OOM-killed children.</summary>
+    private void RecordLimitsMet()
+    {
+        if (_cgroup is not { Limits: { } limits } cgroup)
+        {
+            return;
+        }
+
+        var refused = cgroup.ForksRefused;
+        if (refused > _forksRefused)
+        {
+            _recorder.LimitMet("processes", limits.Processes, refused - _forksRefused);
+            _forksRefused = refused;
+        }
+
+        var oom = cgroup.OomKills;
+        if (oom > _oomKills)
+        {
+            _recorder.LimitMet("memory", limits.MemoryBytes, oom - _oomKills);
+            _oomKills = oom;
         }
     }
 

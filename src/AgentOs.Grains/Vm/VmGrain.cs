@@ -31,6 +31,7 @@ internal sealed class VmGrain(
     AgentSandbox sandbox,
     DiskReserve disk,
     ServerShutdown shutdown,
+    AgentCgroups cgroups,
     ILogger<VmGrain> logger) : Grain, IVmGrain, IVmShutdown
 {
     private readonly Dictionary<string, AgentSession> _sessions = new(StringComparer.Ordinal);
@@ -48,7 +49,7 @@ internal sealed class VmGrain(
 
     private string Id => this.GetPrimaryKeyString();
 
-    private SessionContext Context => new(Id, _paths, _events, _options, sandbox, logger);
+    private SessionContext Context => new(Id, _paths, _events, _options, sandbox, cgroups, logger);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -84,6 +85,7 @@ internal sealed class VmGrain(
         McpServerMapping.Validate(options.McpServers);
         PermissionBroker.Validate(options);
         SessionEnvironment.Validate(options.Env);
+        _ = AgentLimits.Resolve(options.Limits, _options); // validates the asked limits against AgentOs:MaxAgentLimits
         shutdown.ThrowIfShuttingDown("A new session");
         disk.ThrowIfLow("A new session");
         var type = await agentTypes.ResolveAsync(agentType); // installs the software package on first use

@@ -1,0 +1,343 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+
+namespace AgentOs.Sandbox;
+
+/// <summary>One agent's limits as enforced: the session's asks, else the server's defaults.</summary>
+internal sealed record AgentLimits(long MemoryBytes, int Processes, int CpuWeight)
+{
+    /// <summary>
+    /// The session's <see cref="ResourceLimits"/> over the server's <see cref="AgentOsOptions.AgentLimits"/>, each at
+    /// most <see cref="AgentOsOptions.MaxAgentLimits"/> (else <see cref="AgentOsErrorCode.InvalidArgument"/> naming both).
+    /// </summary>
+    public static AgentLimits Resolve(ResourceLimits? asked, AgentOsOptions options)
+    {
+        var d = options.AgentLimits;
+        var max = options.MaxAgentLimits;
+        var limits = new AgentLimits(asked?.MemoryBytes ?? d.MemoryBytes, asked?.Processes ?? d.Processes, asked?.CpuWeight ?? d.CpuWeight);
+        Check(limits.MemoryBytes is >= 16L * 1024 * 1024, limits.MemoryBytes <= max.MemoryBytes, "MemoryBytes", limits.MemoryBytes, max.MemoryBytes, "at least 16777216");
+        Check(limits.Processes >= 8, limits.Processes <= max.Processes, "Processes", limits.Processes, max.Processes, "at least 8");
+        Check(limits.CpuWeight >= 1, limits.CpuWeight <= max.CpuWeight, "CpuWeight", limits.CpuWeight, max.CpuWeight, "at least 1");
+        return limits;
+    }
+
+    private static void Check(bool aboveMin, bool belowMax, string name, long value, long max, string min)
+    {
+        if (!aboveMin || !belowMax)
+        {
+            throw new AgentOsException(AgentOsErrorCode.InvalidArgument,
+                $"CreateSessionOptions.Limits.{name} is {value}; it must be {min} and at most {max} (AgentOs:MaxAgentLimits:{name}).");
+        }
+    }
+}
+
+/// <summary>
+/// A cgroup per agent, so that an agent and every process it starts (a <c>setsid</c>, double-forked daemon too: cgroup
+/// membership is inherited and cannot be left without write access to the hierarchy, which the sandbox does not
+/// give) are limited together and killed together. cgroup v2 where its memory and pids controllers are ours to use
+/// (<c>/sys/fs/cgroup</c>, or <c>/sys/fs/cgroup/unified</c> on a hybrid host), else the v1 <c>memory</c>, <c>pids</c>
+/// and <c>cpu</c> hierarchies, else nothing (a warning at start names what is not enforced). Every cgroup of this
+/// server lives under <c>agentos/&lt;instance&gt;</c> (the instance a hash of the data directory), so the next server on
+/// the same data directory finds and kills what a killed one left.
+/// </summary>
+internal sealed partial class AgentCgroups
+{
+    private const string V2Root = "/sys/fs/cgroup";
+    private const string HybridV2Root = "/sys/fs/cgroup/unified";
+    private static readonly string[] V1Controllers = ["memory", "pids", "cpu"];
+
+    private readonly ILogger _logger;
+    private readonly IReadOnlyList<string> _parents;
+    private int _counter;
+
+    private AgentCgroups(int version, IReadOnlyList<string> parents, string why, ILogger logger)
+    {
+        Version = version;
+        _parents = parents;
+        Why = why;
+        _logger = logger;
+    }
+
+    /// <summary>2 or 1 (the cgroup version in use), 0 when limits are not enforced.</summary>
+    public int Version { get; }
+
+    /// <summary>What is enforced and how, or why nothing is, for the start log.</summary>
+    public string Why { get; }
+
+    public static AgentCgroups Detect(string dataDirectory, ILogger logger)
+    {
+        var instance = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(dataDirectory))))[..12];
+        if (!OperatingSystem.IsLinux())
+        {
+            return new AgentCgroups(0, [], "cgroups are Linux's", logger);
+        }
+
+        foreach (var root in new[] { V2Root, HybridV2Root })
+        {
+            var controllers = Path.Combine(root, "cgroup.controllers");
+            if (File.Exists(controllers) && File.ReadAllText(controllers).Split(' ', StringSplitOptions.TrimEntries) is var available
+                && available.Contains("memory") && available.Contains("pids") && TryMakeV2Parent(root, available.Contains("cpu"), instance) is { } parent)
+            {
+                return new AgentCgroups(2, [parent], $"cgroup v2 at {parent}", logger);
+            }
+        }
+
+        var v1 = V1Controllers.Select(c => Path.Combine(V2Root, c)).ToList();
+        if (v1.Take(2).All(Directory.Exists))
+        {
+            try
+            {
+                var parents = v1.Where(Directory.Exists).Select(c => Path.Combine(c, "agentos", instance)).ToList();
+                parents.ForEach(p => Directory.CreateDirectory(p));
+                return new AgentCgroups(1, parents, $"cgroup v1 ({string.Join(", ", parents)})", logger);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return new AgentCgroups(0, [], $"the cgroup v1 hierarchies are not writable ({ex.Message})", logger);
+            }
+        }
+
+        return new AgentCgroups(0, [], "no writable cgroup hierarchy with the memory and pids controllers", logger);
+    }
+
+    private static string? TryMakeV2Parent(string root, bool cpu, string instance)
+    {
+        try
+        {
+            var controllers = cpu ? "+memory +pids +cpu" : "+memory +pids";
+            var agentos = Path.Combine(root, "agentos");
+            var parent = Path.Combine(agentos, instance);
+            File.WriteAllText(Path.Combine(root, "cgroup.subtree_control"), controllers);
+            Directory.CreateDirectory(parent);
+            File.WriteAllText(Path.Combine(agentos, "cgroup.subtree_control"), controllers);
+            File.WriteAllText(Path.Combine(parent, "cgroup.subtree_control"), controllers);
+            return parent;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A cgroup for one agent with <paramref name="limits"/> written; null when limits are not enforced.</summary>
+    public AgentCgroup? Create(string sessionId, AgentLimits limits)
+    {
+        if (Version == 0)
+        {
+            return null;
+        }
+
+        var name = $"{sessionId}-{Interlocked.Increment(ref _counter)}";
+        var dirs = _parents.Select(p => Path.Combine(p, name)).ToList();
+        foreach (var dir in dirs)
+        {
+            Directory.CreateDirectory(dir);
+        }
+
+        var cgroup = new AgentCgroup(Version, dirs, limits, _logger);
+        cgroup.WriteLimits();
+        return cgroup;
+    }
+
+    /// <summary>At start: kills what agents of a killed server on this data directory left, and removes their cgroups.</summary>
+    public async Task SweepAsync()
+    {
+        var leftovers = _parents.SelectMany(p => Directory.Exists(p) ? Directory.GetDirectories(p) : []).ToList();
+        foreach (var group in leftovers.GroupBy(Path.GetFileName))
+        {
+            var cgroup = new AgentCgroup(Version, group.ToList(), null, _logger);
+            var killed = cgroup.KillAll();
+            await cgroup.DisposeAsync().ConfigureAwait(false);
+            LogSwept(_logger, group.Key!, killed);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Killed {Count} processes left in the cgroup {Name} by a server that did not stop cleanly, and removed it")]
+    private static partial void LogSwept(ILogger logger, string name, int count);
+}
+
+/// <summary>One agent's cgroup (one directory per hierarchy with v1): its limits, its counters, and the kill of all in it.</summary>
+internal sealed partial class AgentCgroup : IAsyncDisposable
+{
+    private readonly int _version;
+    private readonly ILogger _logger;
+    private int _disposed;
+
+    public AgentCgroup(int version, IReadOnlyList<string> dirs, AgentLimits? limits, ILogger logger)
+    {
+        _version = version;
+        Dirs = dirs;
+        Limits = limits;
+        _logger = logger;
+    }
+
+    public IReadOnlyList<string> Dirs { get; }
+
+    public AgentLimits? Limits { get; }
+
+    private string Controller(string name) => _version == 2 ? Dirs[0] : Dirs.FirstOrDefault(d => d.Contains($"/{name}/", StringComparison.Ordinal)) ?? Dirs[0];
+
+    public void WriteLimits()
+    {
+        var l = Limits!;
+        var bytes = l.MemoryBytes.ToString(CultureInfo.InvariantCulture);
+        if (_version == 2)
+        {
+            Write(Dirs[0], "memory.max", bytes);
+            TryWrite(Dirs[0], "memory.swap.max", "0");
+            Write(Dirs[0], "pids.max", l.Processes.ToString(CultureInfo.InvariantCulture));
+            TryWrite(Dirs[0], "cpu.weight", l.CpuWeight.ToString(CultureInfo.InvariantCulture));
+            return;
+        }
+
+        Write(Controller("memory"), "memory.limit_in_bytes", bytes);
+        TryWrite(Controller("memory"), "memory.memsw.limit_in_bytes", bytes); // memory + swap = memory: no swap
+        Write(Controller("pids"), "pids.max", l.Processes.ToString(CultureInfo.InvariantCulture));
+        TryWrite(Controller("cpu"), "cpu.shares", Math.Max(2, l.CpuWeight * 1024 / 100).ToString(CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>
+    /// The agent's launch, started inside this cgroup: a shell that moves itself into it (every hierarchy), raises its
+    /// OOM score to 1000 (the kernel kills an agent before the server), then execs the launch. Nothing of the agent runs
+    /// before it is inside.
+    /// </summary>
+    public AgentLaunch Wrap(AgentLaunch launch)
+    {
+        var enter = string.Join(" && ", Dirs.Select(d => $"echo $$ > '{Path.Combine(d, "cgroup.procs")}'"));
+        var script = $"{enter} && echo 1000 > /proc/self/oom_score_adj && exec \"$@\"";
+        return launch with { Command = "/bin/sh", Args = ["-c", script, "agentos-cgroup", launch.Command, .. launch.Args] };
+    }
+
+    /// <summary>How many of its processes the kernel's OOM killer took at the memory limit.</summary>
+    public long OomKills => Counter(Controller("memory"), _version == 2 ? "memory.events" : "memory.oom_control", "oom_kill");
+
+    /// <summary>How many forks <c>pids.max</c> refused.</summary>
+    public long ForksRefused => Counter(Controller("pids"), "pids.events", "max");
+
+    /// <summary>Kills every process in the cgroup (v2: <c>cgroup.kill</c>; v1: each pid, until none is left). Returns how many were found.</summary>
+    public int KillAll()
+    {
+        var found = 0;
+        if (_version == 2 && TryWrite(Dirs[0], "cgroup.kill", "1"))
+        {
+            return Pids().Count;
+        }
+
+        // v1: pids.max bounds how fast it can refill; a few rounds empty it.
+        for (var round = 0; round < 100; round++)
+        {
+            var pids = Pids();
+            if (pids.Count == 0)
+            {
+                break;
+            }
+
+            found += pids.Count;
+            foreach (var pid in pids)
+            {
+                _ = Kill(pid, 9);
+            }
+
+            Thread.Sleep(round < 10 ? 1 : 10);
+        }
+
+        return found;
+    }
+
+    private List<int> Pids()
+    {
+        var pids = new HashSet<int>();
+        foreach (var dir in Dirs)
+        {
+            try
+            {
+                foreach (var line in File.ReadAllLines(Path.Combine(dir, "cgroup.procs")))
+                {
+                    if (int.TryParse(line, CultureInfo.InvariantCulture, out var pid))
+                    {
+                        pids.Add(pid);
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+
+        return [.. pids];
+    }
+
+    /// <summary>Kills what is left and removes the cgroup (a cgroup is removed once empty; its exited processes may take a moment to leave).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        var left = KillAll();
+        if (left > 0)
+        {
+            LogKilledDescendants(_logger, left, Path.GetFileName(Dirs[0]));
+        }
+
+        foreach (var dir in Dirs)
+        {
+            for (var attempt = 0; attempt < 50 && Directory.Exists(dir); attempt++)
+            {
+                try
+                {
+                    Directory.Delete(dir);
+                }
+                catch (IOException)
+                {
+                    await Task.Delay(20).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private static long Counter(string dir, string file, string key)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines(Path.Combine(dir, file)))
+            {
+                var parts = line.Split(' ', 2);
+                if (parts.Length == 2 && parts[0] == key && long.TryParse(parts[1], CultureInfo.InvariantCulture, out var value))
+                {
+                    return value;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return 0;
+    }
+
+    private static void Write(string dir, string file, string value) => File.WriteAllText(Path.Combine(dir, file), value);
+
+    private static bool TryWrite(string dir, string file, string value)
+    {
+        try
+        {
+            Write(dir, file, value);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Killed {Count} processes the agent left behind in its cgroup {Name}")]
+    private static partial void LogKilledDescendants(ILogger logger, int count, string name);
+}

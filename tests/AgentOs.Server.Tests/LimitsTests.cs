@@ -1,0 +1,122 @@
+using System.Text.Json;
+using AgentOs.Client;
+using AgentOs.Server.Tests.Infrastructure;
+
+namespace AgentOs.Server.Tests;
+
+/// <summary>
+/// Issue 14, against real server processes: a cgroup per agent limits its memory and processes, and every process
+/// it starts dies with it. Before, nothing bounded an agent, and a daemon it double-forked outlived its session.
+/// </summary>
+public sealed class LimitsTests
+{
+    private const long MiB = 1024 * 1024;
+
+    [Fact]
+    public async Task AnAgentPastItsMemoryLimit_IsKilled_TheTurnFailsAsResourceLimit_AndTheSessionResumes()
+    {
+        await using var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"));
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var vm = client.Vm("memory-hog");
+        var hog = await vm.CreateSessionAsync("mine", new CreateSessionOptions { Limits = new ResourceLimits { MemoryBytes = 256 * MiB } });
+        var neighbour = await vm.CreateSessionAsync("mine");
+
+        var failure = (await hog.Invoking(s => s.SendPromptAsync("alloc 1024")).Should().ThrowAsync<AgentOsException>()).Which;
+
+        failure.Code.Should().Be(AgentOsErrorCode.ResourceLimit, failure.Message);
+        failure.Message.Should().Contain("256 MiB").And.Contain("Limits.MemoryBytes");
+        var exit = JsonDocument.Parse((await vm.GetEventsAsync(hog.SessionId)).Last(e => e.Method == AgentOsEventMethods.AgentExit).Params).RootElement;
+        exit.GetProperty("reason").GetString().Should().Be("memory_limit");
+        exit.GetProperty("limit").GetInt64().Should().Be(256 * MiB);
+        (await neighbour.SendPromptAsync("ping")).Text.Should().Be("echo: ping", "the VM's other session is untouched");
+        (await hog.SendPromptAsync("alloc 16")).Text.Should().Be("allocated 16 MiB", "the session resumes, with its limit");
+    }
+
+    [Fact]
+    public async Task AForkBomb_StopsAtTheProcessLimit_IsOnRecord_AndDiesWithTheSession()
+    {
+        await using var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"));
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var vm = client.Vm("fork-bomb");
+        var session = await vm.CreateSessionAsync("mine", new CreateSessionOptions { Limits = new ResourceLimits { Processes = 64 } });
+
+        // The agent's own threads count too: when the bomb has taken the rest, the agent may fail its turn (typed).
+        var turn = await Record.ExceptionAsync(() => session.SendPromptAsync("sh for i in $(seq 1 300); do sleep 3071 >/dev/null 2>&1 & done 2>/dev/null; echo spawned"));
+
+        (turn is null or AgentOsException).Should().BeTrue($"the turn ends, or fails with a typed error: {turn}");
+        Sleepers("3071").Count.Should().BeInRange(1, 64, "the processes stop at pids.max");
+        var limit = JsonDocument.Parse((await vm.GetEventsAsync(session.SessionId)).Single(e => e.Method == AgentOsEventMethods.Limit).Params).RootElement;
+        limit.GetProperty("limit").GetString().Should().Be("processes");
+        limit.GetProperty("max").GetInt32().Should().Be(64);
+        limit.GetProperty("count").GetInt64().Should().BeGreaterThan(0);
+        (await vm.ListSessionsAsync()).Should().Contain(session.SessionId, "the server answers");
+
+        await vm.CloseSessionAsync(session.SessionId);
+        await Poll.UntilAsync(() => Sleepers("3071").Count == 0, "every process of the agent dies with its session");
+    }
+
+    [Theory]
+    [InlineData("bubblewrap")]
+    [InlineData("none")]
+    public async Task ADoubleForkedDaemon_DiesWhenTheSessionCloses_AndWhenTheServerIsKilled(string sandbox)
+    {
+        using var data = new TempDirectory("agentos-daemon");
+        var env = TestAgents.AsEnvironment("mine");
+        env["AgentOs__Sandbox"] = sandbox;
+        var tag = sandbox == "none" ? "3072" : "3073";
+        const string Daemonize = "sh setsid sh -c 'sleep {0} &' </dev/null >/dev/null 2>&1 & echo started";
+        await using (var server = await ServerProcess.StartAsync(env, data.Path))
+        {
+            await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+            var vm = client.Vm("daemon");
+            var session = await vm.CreateSessionAsync("mine");
+            await session.SendPromptAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Daemonize, tag));
+            await Poll.UntilAsync(() => Sleepers(tag).Count == 1, "the daemon runs");
+
+            await vm.CloseSessionAsync(session.SessionId);
+            await Poll.UntilAsync(() => Sleepers(tag).Count == 0, "a setsid, double-forked daemon dies with its session");
+
+            var next = await vm.CreateSessionAsync("mine");
+            await next.SendPromptAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Daemonize, tag));
+            await Poll.UntilAsync(() => Sleepers(tag).Count == 1, "the second daemon runs");
+            await server.KillAsync(); // SIGKILL: nothing of the server runs to clean up
+        }
+
+        // Sandboxed, the daemon dies with bubblewrap's PID namespace at once; as host processes, the next server on the
+        // data directory kills what is left in the killed one's cgroups before it serves anything.
+        if (sandbox == "none")
+        {
+            await using var restarted = await ServerProcess.StartAsync(env, data.Path);
+            restarted.Output.Should().Contain("by a server that did not stop cleanly");
+        }
+
+        await Poll.UntilAsync(() => Sleepers(tag).Count == 0, "the daemon does not outlive a killed server");
+    }
+
+    /// <summary>Pids of <c>sleep &lt;tag&gt;</c> processes on the host (tags are this test's own, unusual durations).</summary>
+    private static List<int> Sleepers(string tag)
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+                if (cmdline.Length == 2 && cmdline[0].EndsWith("sleep", StringComparison.Ordinal) && cmdline[1] == tag)
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return found;
+    }
+}
