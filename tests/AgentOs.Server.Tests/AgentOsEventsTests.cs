@@ -52,6 +52,8 @@ public sealed partial class AgentOsEventsTests : IAsyncLifetime
         await events.AgentRestartAsync("cancel_ignored", 42);
         await events.AgentExitAsync(0, "", expected: true);
         await events.AgentExitAsync(137, "killed", expected: false);
+        await events.AgentExitAsync(137, "", expected: false, reason: "memory_limit", limit: 268_435_456);
+        events.LimitMet("processes", 64, 3);
         events.MalformedOutput("not JSON", "garbage", 1);
         using var id = JsonDocument.Parse("7");
         events.ClientResponse(5, id.RootElement, AcpMethods.SessionRequestPermission, AcpReply.Result("""{"outcome":{"outcome":"selected","optionId":"allow"}}"""), "policy");

@@ -38,6 +38,9 @@ internal sealed class TempDirectory : IDisposable
 
     public void Dispose()
     {
+        // A server that used this folder (or its data/) as its data directory may have been killed with agent cgroups left.
+        AgentCgroupLeftovers.Remove(Path);
+        AgentCgroupLeftovers.Remove(System.IO.Path.Combine(Path, "data"));
         try
         {
             Directory.Delete(Path, recursive: true);
@@ -65,5 +68,55 @@ internal static class FreePorts
         var ports = listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port).ToArray();
         listeners.ForEach(l => l.Stop());
         return ports;
+    }
+}
+
+/// <summary>
+/// The agent cgroups a server on a data directory made (<c>agentos/&lt;instance&gt;</c> in each hierarchy, the instance
+/// named as the server names it: the first 12 hex digits of the SHA-256 of the full path), removed with whatever
+/// still runs in them: the processes of a server this test started and killed.
+/// </summary>
+internal static class AgentCgroupLeftovers
+{
+    private static readonly string[] Roots = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu"];
+
+    public static void Remove(string dataDirectory)
+    {
+        var instance = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(System.IO.Path.GetFullPath(dataDirectory))))[..12];
+        foreach (var root in Roots)
+        {
+            var parent = System.IO.Path.Combine(root, "agentos", instance);
+            if (!Directory.Exists(parent))
+            {
+                continue;
+            }
+
+            foreach (var cgroup in Directory.GetDirectories(parent).Append(parent))
+            {
+                for (var attempt = 0; attempt < 100 && Directory.Exists(cgroup); attempt++)
+                {
+                    try
+                    {
+                        foreach (var line in File.ReadAllLines(System.IO.Path.Combine(cgroup, "cgroup.procs")))
+                        {
+                            try
+                            {
+                                using var process = System.Diagnostics.Process.GetProcessById(int.Parse(line, System.Globalization.CultureInfo.InvariantCulture));
+                                process.Kill();
+                            }
+                            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+                            {
+                            }
+                        }
+
+                        Directory.Delete(cgroup);
+                    }
+                    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                    {
+                        Thread.Sleep(10);
+                    }
+                }
+            }
+        }
     }
 }

@@ -7,17 +7,17 @@ using Microsoft.Extensions.Logging;
 namespace AgentOs.Sandbox;
 
 /// <summary>One agent's limits as enforced: the session's asks, else the server's defaults.</summary>
-internal sealed record AgentLimits(long MemoryBytes, int Processes, int CpuWeight)
+internal sealed record EnforcedLimits(long MemoryBytes, int Processes, int CpuWeight)
 {
     /// <summary>
     /// The session's <see cref="ResourceLimits"/> over the server's <see cref="AgentOsOptions.AgentLimits"/>, each at
     /// most <see cref="AgentOsOptions.MaxAgentLimits"/> (else <see cref="AgentOsErrorCode.InvalidArgument"/> naming both).
     /// </summary>
-    public static AgentLimits Resolve(ResourceLimits? asked, AgentOsOptions options)
+    public static EnforcedLimits Resolve(ResourceLimits? asked, AgentOsOptions options)
     {
         var d = options.AgentLimits;
         var max = options.MaxAgentLimits;
-        var limits = new AgentLimits(asked?.MemoryBytes ?? d.MemoryBytes, asked?.Processes ?? d.Processes, asked?.CpuWeight ?? d.CpuWeight);
+        var limits = new EnforcedLimits(asked?.MemoryBytes ?? d.MemoryBytes, asked?.Processes ?? d.Processes, asked?.CpuWeight ?? d.CpuWeight);
         Check(limits.MemoryBytes is >= 16L * 1024 * 1024, limits.MemoryBytes <= max.MemoryBytes, "MemoryBytes", limits.MemoryBytes, max.MemoryBytes, "at least 16777216");
         Check(limits.Processes >= 8, limits.Processes <= max.Processes, "Processes", limits.Processes, max.Processes, "at least 8");
         Check(limits.CpuWeight >= 1, limits.CpuWeight <= max.CpuWeight, "CpuWeight", limits.CpuWeight, max.CpuWeight, "at least 1");
@@ -43,7 +43,7 @@ internal sealed record AgentLimits(long MemoryBytes, int Processes, int CpuWeigh
 /// server lives under <c>agentos/&lt;instance&gt;</c> (the instance a hash of the data directory), so the next server on
 /// the same data directory finds and kills what a killed one left.
 /// </summary>
-internal sealed partial class AgentCgroups
+internal sealed partial class AgentCgroups : IDisposable
 {
     private const string V2Root = "/sys/fs/cgroup";
     private const string HybridV2Root = "/sys/fs/cgroup/unified";
@@ -123,7 +123,7 @@ internal sealed partial class AgentCgroups
     }
 
     /// <summary>A cgroup for one agent with <paramref name="limits"/> written; null when limits are not enforced.</summary>
-    public AgentCgroup? Create(string sessionId, AgentLimits limits)
+    public AgentCgroup? Create(string sessionId, EnforcedLimits limits)
     {
         if (Version == 0)
         {
@@ -155,6 +155,22 @@ internal sealed partial class AgentCgroups
         }
     }
 
+    /// <summary>At a clean stop (every agent gone): removes this server's parent cgroups, which are empty by then.</summary>
+    public void Dispose()
+    {
+        foreach (var parent in _parents)
+        {
+            try
+            {
+                Directory.Delete(parent);
+                Directory.Delete(Path.GetDirectoryName(parent)!); // agentos/, when no other server uses it
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Killed {Count} processes left in the cgroup {Name} by a server that did not stop cleanly, and removed it")]
     private static partial void LogSwept(ILogger logger, string name, int count);
 }
@@ -166,7 +182,7 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
     private readonly ILogger _logger;
     private int _disposed;
 
-    public AgentCgroup(int version, IReadOnlyList<string> dirs, AgentLimits? limits, ILogger logger)
+    public AgentCgroup(int version, IReadOnlyList<string> dirs, EnforcedLimits? limits, ILogger logger)
     {
         _version = version;
         Dirs = dirs;
@@ -176,7 +192,7 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
 
     public IReadOnlyList<string> Dirs { get; }
 
-    public AgentLimits? Limits { get; }
+    public EnforcedLimits? Limits { get; }
 
     private string Controller(string name) => _version == 2 ? Dirs[0] : Dirs.FirstOrDefault(d => d.Contains($"/{name}/", StringComparison.Ordinal)) ?? Dirs[0];
 

@@ -40,7 +40,7 @@ internal sealed partial class AgentSession
         _sessionMeta = plan.SessionMeta;
         _agentCwd = plan.AgentCwd;
         // Its own cgroup: its limits, and every process it starts is killed with it.
-        _cgroup = _context.Cgroups.Create(SessionId, AgentLimits.Resolve(options.Limits, Options));
+        _cgroup = _context.Cgroups.Create(SessionId, EnforcedLimits.Resolve(options.Limits, Options));
         _process = await AgentProcess.StartAsync(_cgroup?.Wrap(plan.Launch) ?? plan.Launch, OnStderrLine, cancellationToken);
         _recorder.AgentStart(AgentType.Name, _process.Pid, AgentType.Command, _context.Sandbox.Name, plan.AgentCwd, plan.Instructions?.Length ?? 0);
 

@@ -85,7 +85,7 @@ internal sealed class VmGrain(
         McpServerMapping.Validate(options.McpServers);
         PermissionBroker.Validate(options);
         SessionEnvironment.Validate(options.Env);
-        _ = AgentLimits.Resolve(options.Limits, _options); // validates the asked limits against AgentOs:MaxAgentLimits
+        _ = EnforcedLimits.Resolve(options.Limits, _options); // validates the asked limits against AgentOs:MaxAgentLimits
         shutdown.ThrowIfShuttingDown("A new session");
         disk.ThrowIfLow("A new session");
         var type = await agentTypes.ResolveAsync(agentType); // installs the software package on first use
