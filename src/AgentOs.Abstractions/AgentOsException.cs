@@ -37,6 +37,9 @@ public enum AgentOsErrorCode
     /// names the limit and the option that sets it. The session can be resumed.
     /// </summary>
     ResourceLimit = 23,
+
+    /// <summary>A count the server bounds is reached (<c>AgentOs:MaxSessionsPerVm</c>, <c>MaxLiveAgents</c>, <c>MaxActiveVms</c>); the message names it.</summary>
+    QuotaExceeded = 24,
 }
 
 /// <summary>An error from AgentOs with a code clients can switch on and a message that says what to do.</summary>

@@ -133,6 +133,15 @@ public sealed class AgentOsOptions
     /// </summary>
     public AgentLimitOptions AgentLimits { get; set; } = new();
 
+    /// <summary>Live sessions (running agents) one VM may have at once; one more is refused with <c>QuotaExceeded</c>. Default 16.</summary>
+    public int MaxSessionsPerVm { get; set; } = 16;
+
+    /// <summary>Agents the server runs at once, over all VMs. Default 256.</summary>
+    public int MaxLiveAgents { get; set; } = 256;
+
+    /// <summary>VMs with at least one live agent at once. Default 256.</summary>
+    public int MaxActiveVms { get; set; } = 256;
+
     /// <summary>The most a session may ask for in <c>CreateSessionOptions.Limits</c>: 16 GiB, 8192 processes, weight 10000.</summary>
     public AgentLimitOptions MaxAgentLimits { get; set; } = new() { MemoryBytes = 16L * 1024 * 1024 * 1024, Processes = 8192, CpuWeight = 10_000 };
 

@@ -44,6 +44,9 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
         Check(o.MaxEventBytes >= 64 * 1024 && o.MaxEventBytes <= 64L * 1024 * 1024, "MaxEventBytes", o.MaxEventBytes, "it must be at least 65536 and at most 67108864 (bytes; default 1048576)");
         Check(o.MaxFsReadBytes > 0, "MaxFsReadBytes", o.MaxFsReadBytes, "it must be more than zero (bytes; default 10485760)");
         Check(o.MaxPromptLength > 0, "MaxPromptLength", o.MaxPromptLength, "it must be more than zero (characters; default 1000000)");
+        Check(o.MaxSessionsPerVm >= 1, "MaxSessionsPerVm", o.MaxSessionsPerVm, "it must be at least 1 (default 16)");
+        Check(o.MaxLiveAgents >= 1, "MaxLiveAgents", o.MaxLiveAgents, "it must be at least 1 (default 256)");
+        Check(o.MaxActiveVms >= 1, "MaxActiveVms", o.MaxActiveVms, "it must be at least 1 (default 256)");
         Check(o.MaxQueuedPrompts >= 0, "MaxQueuedPrompts", o.MaxQueuedPrompts, "it must be zero or more (default 16)");
         Check(Enum.IsDefined(o.Sandbox), "Sandbox", o.Sandbox, "it must be auto, bubblewrap or none");
         Check(Enum.IsDefined(o.Durability), "Durability", o.Durability, "it must be process or power");

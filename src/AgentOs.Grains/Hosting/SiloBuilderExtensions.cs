@@ -57,6 +57,7 @@ public static class SiloBuilderExtensions
             }
         });
         silo.Services.AddSingleton<AgentTypeRegistry>();
+        silo.Services.AddSingleton<AgentQuotas>();
         silo.Services.AddSingleton(sp => AgentCgroups.Detect(
             sp.GetRequiredService<IOptions<AgentOsOptions>>().Value.DataDirectoryFullPath, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AgentOs.Limits")));
         silo.Services.AddSingleton<AgentSandbox>(sp => SandboxSelector.Select(

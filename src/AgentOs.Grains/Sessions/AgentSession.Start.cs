@@ -39,6 +39,7 @@ internal sealed partial class AgentSession
         var plan = await AgentLaunchPlanner.PlanAsync(_context.Sandbox, _context.Paths, SessionId, AgentType, options, vmCwd, Options.SandboxNetwork, cancellationToken);
         _sessionMeta = plan.SessionMeta;
         _agentCwd = plan.AgentCwd;
+        _quota = _context.Quotas.Take(_context.VmId); // given back once the agent has exited
         // Its own cgroup: its limits, and every process it starts is killed with it.
         _cgroup = _context.Cgroups.Create(SessionId, EnforcedLimits.Resolve(options.Limits, Options));
         _process = await AgentProcess.StartAsync(_cgroup?.Wrap(plan.Launch) ?? plan.Launch, OnStderrLine, cancellationToken);

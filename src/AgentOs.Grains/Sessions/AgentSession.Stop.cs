@@ -59,6 +59,8 @@ internal sealed partial class AgentSession
             await _cgroup.DisposeAsync().ConfigureAwait(false); // every process the agent left behind dies with it
         }
 
+        _quota?.Dispose();
+
         Log.AgentExited(_context.Logger, _context.VmId, SessionId, exitCode, exit.Expected);
         _exited.TrySetResult(exit);
     }
@@ -90,6 +92,7 @@ internal sealed partial class AgentSession
     public async ValueTask DisposeAsync()
     {
         _lossWatch.Dispose();
+        _quota?.Dispose(); // an agent that never started, or is gone
         if (_cgroup is not null)
         {
             await _cgroup.DisposeAsync();

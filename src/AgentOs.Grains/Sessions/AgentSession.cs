@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace AgentOs.Sessions;
 
 /// <summary>What a session needs from its VM.</summary>
-internal sealed record SessionContext(string VmId, VmPaths Paths, EventPipeline Events, AgentOsOptions Options, AgentSandbox Sandbox, AgentCgroups Cgroups, ILogger Logger);
+internal sealed record SessionContext(string VmId, VmPaths Paths, EventPipeline Events, AgentOsOptions Options, AgentSandbox Sandbox, AgentCgroups Cgroups, AgentQuotas Quotas, ILogger Logger);
 
 /// <summary>How to restore a suspended session: its agent's own session id, and its transcript for the fallback.</summary>
 internal sealed record ResumePlan(string? AcpSessionId, Func<IReadOnlyList<SessionEvent>> ReadTranscript);
@@ -51,6 +51,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     private AgentOsException? _storageFault;
     private volatile string? _turnEndReason;
     private AgentCgroup? _cgroup;
+    private IDisposable? _quota;
     private AgentOsException? _limitFault;
     private long _forksRefused;
     private long _oomKills;

@@ -32,6 +32,7 @@ internal sealed class VmGrain(
     DiskReserve disk,
     ServerShutdown shutdown,
     AgentCgroups cgroups,
+    AgentQuotas quotas,
     ILogger<VmGrain> logger) : Grain, IVmGrain, IVmShutdown
 {
     private readonly Dictionary<string, AgentSession> _sessions = new(StringComparer.Ordinal);
@@ -49,7 +50,7 @@ internal sealed class VmGrain(
 
     private string Id => this.GetPrimaryKeyString();
 
-    private SessionContext Context => new(Id, _paths, _events, _options, sandbox, cgroups, logger);
+    private SessionContext Context => new(Id, _paths, _events, _options, sandbox, cgroups, quotas, logger);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -87,6 +88,7 @@ internal sealed class VmGrain(
         SessionEnvironment.Validate(options.Env);
         _ = EnforcedLimits.Resolve(options.Limits, _options); // validates the asked limits against AgentOs:MaxAgentLimits
         shutdown.ThrowIfShuttingDown("A new session");
+        quotas.EnsureRoom(Id); // before the session's row: a refused session leaves nothing behind
         disk.ThrowIfLow("A new session");
         var type = await agentTypes.ResolveAsync(agentType); // installs the software package on first use
 
