@@ -37,3 +37,49 @@ public sealed class QuotaTests
     private static async Task<string> Refused(Func<Task> create) =>
         (await create.Should().ThrowAsync<AgentOsException>().Where(e => e.Code == AgentOsErrorCode.QuotaExceeded)).Which.Message;
 }
+
+/// <summary>Issue 14: reading a VM id nobody used must not cost a folder or open files for the idle timeout.</summary>
+public sealed class UnusedVmTests
+{
+    [Fact]
+    public async Task AThousandReadsOfUnusedVmIds_LeaveNoFolders_AndNoOpenFiles()
+    {
+        await using var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"));
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var kept = client.Vm("kept");
+        await kept.CreateSessionAsync("mine");
+        var vms = Path.Combine(server.DataDirectory, "vms");
+        await ReadAsync(client.Vm("unused-warm-up")); // the code paths of a read, loaded once
+        await Poll.UntilAsync(() => !Directory.Exists(Path.Combine(vms, "unused-warm-up")), "the warm-up VM's folder is gone");
+        var baseline = OpenFiles(server.Pid).Count;
+
+        for (var batch = 0; batch < 20; batch++)
+        {
+            await Task.WhenAll(Enumerable.Range(0, 50).Select(i => ReadAsync(client.Vm($"unused-{batch}-{i}"))));
+        }
+
+        await Poll.UntilAsync(() => Directory.GetDirectories(vms).All(d => Path.GetFileName(d) == "kept"), "the unused VMs' folders are gone");
+        await Poll.UntilAsync(() => OpenFiles(server.Pid).Count <= baseline + 10, "no descriptor of an unused VM stays open");
+        OpenFiles(server.Pid).Should().NotContain(f => f.Contains("/vms/unused-", StringComparison.Ordinal));
+        Directory.Exists(Path.Combine(vms, "kept")).Should().BeTrue("a VM with a session is kept");
+    }
+
+    private static async Task ReadAsync(VmHandle vm)
+    {
+        (await vm.ListPersistedSessionsAsync()).Should().BeEmpty();
+        await vm.Invoking(v => v.GetEventsAsync("nope")).Should().ThrowAsync<AgentOsException>();
+    }
+
+    /// <summary>What the server's open descriptors point at.</summary>
+    private static List<string> OpenFiles(int pid) => Directory.GetFiles($"/proc/{pid}/fd").Select(f =>
+    {
+        try
+        {
+            return new FileInfo(f).LinkTarget ?? f;
+        }
+        catch (IOException)
+        {
+            return f; // closed meanwhile
+        }
+    }).ToList();
+}

@@ -18,15 +18,22 @@ public sealed class ShutdownTests
     {
         using var data = new TempDirectory("agentos-shutdown");
         var sessions = new List<(string Vm, string Session)>();
-        await using (var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"), data.Path))
+        var env = TestAgents.AsEnvironment("mine");
+        env["AgentOs__InitializeTimeout"] = "00:01:00"; // 100 agents start on 2 cores: what is tested is the stop
+        await using (var server = await ServerProcess.StartAsync(env, data.Path))
         {
             await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
-            var created = await Task.WhenAll(Enumerable.Range(0, Vms).Select(async i =>
+            var created = new List<(VmHandle vm, SessionHandle session)>();
+            foreach (var wave in Enumerable.Range(0, Vms).Chunk(10))
             {
-                var vm = client.Vm($"load-{i}");
-                var session = await vm.CreateSessionAsync("mine");
-                return (vm, session);
-            }));
+                created.AddRange(await Task.WhenAll(wave.Select(async i =>
+                {
+                    var vm = client.Vm($"load-{i}");
+                    var session = await vm.CreateSessionAsync("mine");
+                    return (vm, session);
+                })));
+            }
+
             var turns = created.Select(c => c.session.SendPromptAsync("sleep 600000")).ToList();
             foreach (var (vm, session) in created)
             {

@@ -341,6 +341,10 @@ internal sealed partial class VmStore : IDisposable
             _insertOne.Dispose();
             _writer.Dispose();
         }
+
+        // The pooled read connections would keep vm.db (and its -wal, -shm) open after the VM is gone.
+        using var pooled = new SqliteConnection(_readConnectionString);
+        SqliteConnection.ClearPool(pooled);
     }
 
     // Dapper materialization targets (SQLite hands back Int64 for INTEGER columns).

@@ -48,6 +48,12 @@ internal sealed class VmGrain(
     private TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _deactivating;
 
+    /// <summary>
+    /// This activation made the VM's folder and no session was created in it: a read of a VM id nobody used. Such a VM
+    /// deactivates after the read and its folder goes with it, so reads of unused ids leave no files or open descriptors.
+    /// </summary>
+    private bool _pristine;
+
     private string Id => this.GetPrimaryKeyString();
 
     private SessionContext Context => new(Id, _paths, _events, _options, sandbox, cgroups, quotas, logger);
@@ -55,6 +61,7 @@ internal sealed class VmGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _paths = new VmPaths(_options.DataDirectory, Id, sandbox.MapsHome, _options.DatabaseDirectory);
+        _pristine = !Directory.Exists(_paths.Root) && !File.Exists(_paths.Database);
         PrivateFiles.CreateDirectory(_paths.HostHome);
         _store = new VmStore(_paths.Database, _options.Durability);
         _lifecycle = new SessionLifecycle(_store, Id);
@@ -74,11 +81,43 @@ internal sealed class VmGrain(
         await Task.WhenAll(_sessions.Values.Select(s => StopSessionAsync(s, StopCause.Sleep)));
         _sessions.Clear();
         await _events.DisposeAsync();
+        var unused = _pristine && _store.CountSessions() == 0;
         _store.Dispose();
+        if (unused)
+        {
+            RemoveUnusedVm();
+        }
+    }
+
+    /// <summary>The folders a read of an unused VM id made: gone again.</summary>
+    private void RemoveUnusedVm()
+    {
+        try
+        {
+            Directory.Delete(_paths.Root, recursive: true);
+            if (Path.GetDirectoryName(_paths.Database) is { } databaseFolder && Directory.Exists(databaseFolder))
+            {
+                Directory.Delete(databaseFolder, recursive: true);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.UnusedVmNotRemoved(logger, Id, ex.Message);
+        }
+    }
+
+    /// <summary>After a read: an unused VM does not stay active (its database open) for the idle timeout.</summary>
+    private void DeactivateIfUnused()
+    {
+        if (_pristine && _sessions.Count == 0 && _starting.Count == 0)
+        {
+            DeactivateOnIdle();
+        }
     }
 
     public async Task<SessionInfo> CreateSession(string agentType, CreateSessionOptions? options = null)
     {
+        _pristine = false; // a VM someone creates a session in is kept (and not deactivated by a read meanwhile)
         options ??= new CreateSessionOptions();
         agentTypes.Validate(agentType);
         var cwd = options.Cwd ?? VmPaths.Home;
@@ -362,13 +401,23 @@ internal sealed class VmGrain(
         // Whether the session exists matters only when nothing came back: one query on the common path.
         if (events.Count == 0 && !live && (string.IsNullOrEmpty(sessionId) || await Task.Run(() => _store.GetSession(sessionId)) is null))
         {
+            DeactivateIfUnused();
             throw UnknownSession(sessionId);
         }
 
         return events;
     }
 
-    public async Task<IReadOnlyList<PersistedSession>> ListPersistedSessions() => await Task.Run(_store.ListSessions);
+    public async Task<IReadOnlyList<PersistedSession>> ListPersistedSessions()
+    {
+        var sessions = await Task.Run(_store.ListSessions);
+        if (sessions.Count == 0)
+        {
+            DeactivateIfUnused();
+        }
+
+        return sessions;
+    }
 
     public Task<IReadOnlyList<string>> ListSessions() =>
         Task.FromResult<IReadOnlyList<string>>(_sessions.Where(s => !s.Value.Exited.IsCompleted).Select(s => s.Key).ToList());
