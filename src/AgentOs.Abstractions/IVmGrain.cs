@@ -128,6 +128,14 @@ public interface IVmGrain : IGrainWithStringKey
     Task Sleep();
 
     /// <summary>
+    /// Deletes the VM with all its data: its agents are stopped, then its sessions, transcripts and home are removed
+    /// from disk as the VM deactivates, moments after this returns. Refused with <see cref="AgentOsErrorCode.SessionBusy"/>
+    /// while a prompt runs or is queued. The next call to this VM id starts an empty VM.
+    /// </summary>
+    [Alias("DestroyVm"), ResponseTimeout("00:01:00")]
+    Task DestroyVm();
+
+    /// <summary>
     /// Persisted events with seq &gt; <paramref name="since"/>, at most <paramref name="limit"/> of them, in seq
     /// order, and none more once their params reach <see cref="SessionEventBatch.MaxPageBytes"/>: the one history
     /// read, a page at a time (ask again after the last seq while <see cref="SessionEventBatch.IsFullPage"/>; the SDK's

@@ -114,6 +114,11 @@ public sealed class VmHandle
     public Task DestroySessionAsync(string sessionId, CancellationToken cancellationToken = default) =>
         Session(sessionId).DestroyAsync(cancellationToken);
 
+    /// <inheritdoc cref="IVmGrain.DestroyVm"/>
+    /// <param name="cancellationToken">Stops waiting; a destroy the server received goes ahead.</param>
+    public Task DestroyAsync(CancellationToken cancellationToken = default) =>
+        Connection.CallAsync(() => Grain.DestroyVm(), "DestroyVm", cancellationToken);
+
     /// <inheritdoc cref="IVmGrain.Sleep"/>
     /// <param name="cancellationToken">Stops waiting; a sleep the server received goes ahead.</param>
     public Task SleepAsync(CancellationToken cancellationToken = default) =>

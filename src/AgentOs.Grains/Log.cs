@@ -29,8 +29,11 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} seqs {First} to {Last} were handed out before the host lost power or rebooted and hold no event; filled with _agentos/events_lost markers so no seq is reused")]
     public static partial void PowerLossFilled(ILogger logger, string vmId, string sessionId, long first, long last);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: the folders a read of this unused VM made could not be removed: {Reason}")]
-    public static partial void UnusedVmNotRemoved(ILogger logger, string vmId, string reason);
+    [LoggerMessage(Level = LogLevel.Information, Message = "VM {VmId}: destroying it with all its data ({SessionCount} live sessions to stop)")]
+    public static partial void VmDestroying(ILogger logger, string vmId, int sessionCount);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: its folders could not be removed: {Reason}")]
+    public static partial void VmFoldersNotRemoved(ILogger logger, string vmId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: committed {Count} events at attempt {Attempt}, {Seconds:0.0} s after the first failure")]
     public static partial void CommitRecovered(ILogger logger, string vmId, int count, int attempt, double seconds);

@@ -83,3 +83,34 @@ public sealed class UnusedVmTests
         }
     }).ToList();
 }
+
+/// <summary>Issue 14: DestroyVm deletes a VM with all its data.</summary>
+public sealed class DestroyVmTests
+{
+    [Fact]
+    public async Task DestroyVm_StopsItsAgents_AndLeavesNoFolder_AndTheIdStartsEmpty()
+    {
+        await using var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"));
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var vm = client.Vm("doomed");
+        var first = await vm.CreateSessionAsync("mine");
+        var second = await vm.CreateSessionAsync("mine");
+        await first.SendPromptAsync("sh echo kept > /home/agentos/file.txt");
+        var folder = Path.Combine(server.DataDirectory, "vms", "doomed");
+        File.Exists(Path.Combine(folder, "home", "file.txt")).Should().BeTrue();
+
+        var busy = second.SendPromptAsync("sleep 60000");
+        await Poll.UntilAsync(() => vm.GetSequencedEventsAsync(second.SessionId, 0, 100).GetAwaiter().GetResult().Any(e => e.GetUpdateKind() == "agent_message_chunk"), "the turn runs");
+        (await vm.Invoking(v => v.DestroyAsync()).Should().ThrowAsync<AgentOsException>()).Which.Code.Should().Be(AgentOsErrorCode.SessionBusy, "not while a prompt runs");
+        await vm.CancelPromptAsync(second.SessionId);
+        await busy;
+
+        await vm.DestroyAsync();
+
+        await Poll.UntilAsync(() => !Directory.Exists(folder), "the VM's folder is gone");
+        await Poll.UntilAsync(() => !Directory.Exists($"/proc/{first.Info!.ProcessId}") && !Directory.Exists($"/proc/{second.Info!.ProcessId}"), "its agents are stopped");
+        (await vm.ListPersistedSessionsAsync()).Should().BeEmpty("the id starts an empty VM");
+        var fresh = await vm.CreateSessionAsync("mine");
+        (await fresh.SendPromptAsync("sh cat /home/agentos/file.txt")).Text.Should().Contain("No such file", "nothing of the old home is left");
+    }
+}

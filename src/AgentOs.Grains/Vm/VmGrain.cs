@@ -54,6 +54,9 @@ internal sealed class VmGrain(
     /// </summary>
     private bool _pristine;
 
+    /// <summary><see cref="DestroyVm"/> was called: deactivation removes the VM's folders.</summary>
+    private bool _destroying;
+
     private string Id => this.GetPrimaryKeyString();
 
     private SessionContext Context => new(Id, _paths, _events, _options, sandbox, cgroups, quotas, logger);
@@ -83,14 +86,14 @@ internal sealed class VmGrain(
         await _events.DisposeAsync();
         var unused = _pristine && _store.CountSessions() == 0;
         _store.Dispose();
-        if (unused)
+        if (unused || _destroying)
         {
-            RemoveUnusedVm();
+            RemoveVmFolders();
         }
     }
 
-    /// <summary>The folders a read of an unused VM id made: gone again.</summary>
-    private void RemoveUnusedVm()
+    /// <summary>The VM's folders (home, run, database): gone, for a destroyed VM or one a read of an unused id made.</summary>
+    private void RemoveVmFolders()
     {
         try
         {
@@ -102,7 +105,7 @@ internal sealed class VmGrain(
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            Log.UnusedVmNotRemoved(logger, Id, ex.Message);
+            Log.VmFoldersNotRemoved(logger, Id, ex.Message);
         }
     }
 
@@ -117,6 +120,7 @@ internal sealed class VmGrain(
 
     public async Task<SessionInfo> CreateSession(string agentType, CreateSessionOptions? options = null)
     {
+        ThrowIfDestroying();
         _pristine = false; // a VM someone creates a session in is kept (and not deactivated by a read meanwhile)
         options ??= new CreateSessionOptions();
         agentTypes.Validate(agentType);
@@ -152,6 +156,7 @@ internal sealed class VmGrain(
                 $"The prompt has {prompt.Length} characters; the limit is {_options.MaxPromptLength} (AgentOs:MaxPromptLength).") { SessionId = sessionId };
         }
 
+        ThrowIfDestroying();
         shutdown.ThrowIfShuttingDown("A new turn");
         disk.ThrowIfLow("A new turn");
         // A prompt to a suspended session resumes it first.
@@ -388,6 +393,29 @@ internal sealed class VmGrain(
         return Task.CompletedTask;
     }
 
+    public Task DestroyVm()
+    {
+        if (_runningPrompts > 0 || _starting.Count > 0)
+        {
+            throw new AgentOsException(AgentOsErrorCode.SessionBusy,
+                $"VM '{Id}' has {_runningPrompts} prompt(s) running or queued and {_starting.Count} session(s) starting; it is destroyed only when idle. Cancel them first (CancelPrompt).");
+        }
+
+        // Deactivation stops the agents and closes the database; then the folders go (OnDeactivateAsync).
+        _destroying = true;
+        Log.VmDestroying(logger, Id, _sessions.Count);
+        DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
+    private void ThrowIfDestroying()
+    {
+        if (_destroying)
+        {
+            throw new AgentOsException(AgentOsErrorCode.UnknownSession, $"VM '{Id}' is being destroyed; call again in a moment for an empty VM of that id.");
+        }
+    }
+
     public async Task<IReadOnlyList<SessionEvent>> GetSequencedEvents(string sessionId, long since, int limit = 10_000)
     {
         if (limit <= 0)
@@ -441,6 +469,7 @@ internal sealed class VmGrain(
         }
 
         var record = (string.IsNullOrEmpty(sessionId) ? null : _store.GetSession(sessionId)) ?? throw UnknownSession(sessionId);
+        ThrowIfDestroying();
         shutdown.ThrowIfShuttingDown("Resuming a session");
         disk.ThrowIfLow("Resuming a session");
         var type = await agentTypes.ResolveAsync(record.AgentType);
