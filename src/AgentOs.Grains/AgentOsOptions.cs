@@ -219,6 +219,13 @@ public sealed class AgentTypeOptions
 
     /// <summary>Like <see cref="InstructionsArgs"/>, as environment variables (<c>{file}</c>, <c>{text}</c> in the values).</summary>
     public Dictionary<string, string> InstructionsEnv { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// This type's agents' limits where they differ from <see cref="AgentOsOptions.AgentLimits"/> (a session's
+    /// <c>CreateSessionOptions.Limits</c> still wins), each at most <see cref="AgentOsOptions.MaxAgentLimits"/>.
+    /// Works for built-in types too (<c>AgentOs:Agents:pi:Limits:MemoryBytes</c>).
+    /// </summary>
+    public AgentTypeLimitOptions Limits { get; set; } = new();
 }
 
 /// <summary>One chunk of an agent's stderr.</summary>
@@ -251,4 +258,17 @@ public sealed class AgentLimitOptions
 
     /// <summary>CPU weight (<c>cpu.weight</c>, 1 to 10000; v1 <c>cpu.shares</c> = weight × 1024 / 100). Default 100, the kernel's own default.</summary>
     public int CpuWeight { get; set; } = 100;
+}
+
+/// <summary>An agent type's own limits (<see cref="AgentTypeOptions.Limits"/>): each one left out takes the server's.</summary>
+public sealed class AgentTypeLimitOptions
+{
+    /// <summary>Memory in bytes.</summary>
+    public long? MemoryBytes { get; set; }
+
+    /// <summary>Processes and threads.</summary>
+    public int? Processes { get; set; }
+
+    /// <summary>CPU weight.</summary>
+    public int? CpuWeight { get; set; }
 }

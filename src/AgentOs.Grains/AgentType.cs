@@ -24,6 +24,9 @@ internal sealed record AgentType(string Name, string Command, IReadOnlyList<stri
     /// <summary>True when instructions go in session/new's <c>_meta.systemPrompt.append</c> (Claude Code's adapter).</summary>
     public bool InstructionsInSessionMeta { get; init; }
 
+    /// <summary>Its agents' own limits (<c>AgentOs:Agents:&lt;name&gt;:Limits</c>), each over the server's default; null fields take the default.</summary>
+    public ResourceLimits? Limits { get; init; }
+
     /// <summary>What it needs to reach its LLM.</summary>
     public Credentials Credentials { get; init; } = Credentials.None;
 

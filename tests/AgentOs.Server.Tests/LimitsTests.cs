@@ -33,6 +33,24 @@ public sealed class LimitsTests
     }
 
     [Fact]
+    public async Task AnAgentTypesOwnLimit_Applies_UnlessTheSessionAsksForAnother()
+    {
+        var env = TestAgents.AsEnvironment("small");
+        env["AgentOs__Agents__small__Limits__MemoryBytes"] = (200 * MiB).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await using var server = await ServerProcess.StartAsync(env);
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var vm = client.Vm("typed-limits");
+        var typed = await vm.CreateSessionAsync("small");
+        var roomier = await vm.CreateSessionAsync("small", new CreateSessionOptions { Limits = new ResourceLimits { MemoryBytes = 1024 * MiB } });
+
+        var failure = (await typed.Invoking(s => s.SendPromptAsync("alloc 400")).Should().ThrowAsync<AgentOsException>()).Which;
+        (await roomier.SendPromptAsync("alloc 400")).Text.Should().Be("allocated 400 MiB", "the session's own limit wins");
+
+        failure.Code.Should().Be(AgentOsErrorCode.ResourceLimit);
+        failure.Message.Should().Contain("200 MiB");
+    }
+
+    [Fact]
     public async Task AForkBomb_StopsAtTheProcessLimit_IsOnRecord_AndDiesWithTheSession()
     {
         await using var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"));

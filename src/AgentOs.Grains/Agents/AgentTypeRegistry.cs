@@ -46,7 +46,7 @@ internal sealed partial class AgentTypeRegistry(IOptionsMonitor<AgentOsOptions> 
 
         var package = BuiltInSoftware.Find(agentType!)!;
         var dir = await installer.EnsureInstalledAsync(package, cancellationToken).ConfigureAwait(false);
-        return package.Agent.InstalledAt(dir, declared?.Env);
+        return package.Agent.InstalledAt(dir, declared?.Env) with { Limits = LimitsOf(declared) };
     }
 
     private AgentType Custom(string name, AgentTypeOptions declared)
@@ -87,8 +87,13 @@ internal sealed partial class AgentTypeRegistry(IOptionsMonitor<AgentOsOptions> 
             ReadOnlyPaths = readOnly.Distinct(StringComparer.Ordinal).ToList(),
             InstructionsArgs = declared.InstructionsArgs.ToList(),
             InstructionsEnv = new Dictionary<string, string>(declared.InstructionsEnv, StringComparer.Ordinal),
+            Limits = LimitsOf(declared),
         };
     }
+
+    private static ResourceLimits? LimitsOf(AgentTypeOptions? declared) => declared?.Limits is { } l && (l.MemoryBytes ?? l.Processes ?? (long?)l.CpuWeight) is not null
+        ? new ResourceLimits { MemoryBytes = l.MemoryBytes, Processes = l.Processes, CpuWeight = l.CpuWeight }
+        : null;
 
     private static bool IsUnder(string path, string root) =>
         path == root || path.StartsWith(root.TrimEnd('/') + "/", StringComparison.Ordinal);

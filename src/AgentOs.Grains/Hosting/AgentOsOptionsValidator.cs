@@ -74,6 +74,13 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
         {
             Check(!string.IsNullOrWhiteSpace(type.Command) || AgentOs.Software.BuiltInSoftware.Find(typeName) is not null, $"Agents:{typeName}:Command", type.Command ?? "",
                 "it must name the agent's executable (only a built-in type may leave it out, to add Env alone)");
+            var l = type.Limits;
+            Check(l.MemoryBytes is null || (l.MemoryBytes >= 16L * 1024 * 1024 && l.MemoryBytes <= o.MaxAgentLimits.MemoryBytes), $"Agents:{typeName}:Limits:MemoryBytes", l.MemoryBytes ?? 0,
+                "it must be at least 16777216 and at most AgentOs:MaxAgentLimits:MemoryBytes");
+            Check(l.Processes is null || (l.Processes >= 8 && l.Processes <= o.MaxAgentLimits.Processes), $"Agents:{typeName}:Limits:Processes", l.Processes ?? 0,
+                "it must be at least 8 and at most AgentOs:MaxAgentLimits:Processes");
+            Check(l.CpuWeight is null || (l.CpuWeight >= 1 && l.CpuWeight <= o.MaxAgentLimits.CpuWeight), $"Agents:{typeName}:Limits:CpuWeight", l.CpuWeight ?? 0,
+                "it must be 1 to AgentOs:MaxAgentLimits:CpuWeight");
             foreach (var path in type.ReadOnlyPaths.Where(p => !Path.IsPathFullyQualified(p) || !Path.Exists(p)))
             {
                 Check(false, $"Agents:{typeName}:ReadOnlyPaths", path, "each must be an absolute path that exists");

@@ -10,14 +10,17 @@ namespace AgentOs.Sandbox;
 internal sealed record EnforcedLimits(long MemoryBytes, int Processes, int CpuWeight)
 {
     /// <summary>
-    /// The session's <see cref="ResourceLimits"/> over the server's <see cref="AgentOsOptions.AgentLimits"/>, each at
+    /// The session's <see cref="ResourceLimits"/> over its agent type's over the server's <see cref="AgentOsOptions.AgentLimits"/>, each at
     /// most <see cref="AgentOsOptions.MaxAgentLimits"/> (else <see cref="AgentOsErrorCode.InvalidArgument"/> naming both).
     /// </summary>
-    public static EnforcedLimits Resolve(ResourceLimits? asked, AgentOsOptions options)
+    public static EnforcedLimits Resolve(ResourceLimits? asked, ResourceLimits? ofType, AgentOsOptions options)
     {
         var d = options.AgentLimits;
         var max = options.MaxAgentLimits;
-        var limits = new EnforcedLimits(asked?.MemoryBytes ?? d.MemoryBytes, asked?.Processes ?? d.Processes, asked?.CpuWeight ?? d.CpuWeight);
+        var limits = new EnforcedLimits(
+            asked?.MemoryBytes ?? ofType?.MemoryBytes ?? d.MemoryBytes,
+            asked?.Processes ?? ofType?.Processes ?? d.Processes,
+            asked?.CpuWeight ?? ofType?.CpuWeight ?? d.CpuWeight);
         Check(limits.MemoryBytes is >= 16L * 1024 * 1024, limits.MemoryBytes <= max.MemoryBytes, "MemoryBytes", limits.MemoryBytes, max.MemoryBytes, "at least 16777216");
         Check(limits.Processes >= 8, limits.Processes <= max.Processes, "Processes", limits.Processes, max.Processes, "at least 8");
         Check(limits.CpuWeight >= 1, limits.CpuWeight <= max.CpuWeight, "CpuWeight", limits.CpuWeight, max.CpuWeight, "at least 1");

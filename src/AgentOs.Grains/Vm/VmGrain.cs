@@ -129,11 +129,11 @@ internal sealed class VmGrain(
         McpServerMapping.Validate(options.McpServers);
         PermissionBroker.Validate(options);
         SessionEnvironment.Validate(options.Env);
-        _ = EnforcedLimits.Resolve(options.Limits, _options); // validates the asked limits against AgentOs:MaxAgentLimits
         shutdown.ThrowIfShuttingDown("A new session");
         quotas.EnsureRoom(Id); // before the session's row: a refused session leaves nothing behind
         disk.ThrowIfLow("A new session");
         var type = await agentTypes.ResolveAsync(agentType); // installs the software package on first use
+        _ = EnforcedLimits.Resolve(options.Limits, type.Limits, _options); // validates the asked limits against AgentOs:MaxAgentLimits
 
         var sessionId = Guid.CreateVersion7().ToString("N");
         _lifecycle.Create(sessionId, type.Name, cwd, protector.Protect(options));
