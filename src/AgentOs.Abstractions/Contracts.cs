@@ -51,6 +51,9 @@ public sealed record ResourceLimits
 
     /// <summary>CPU weight against other agents when the CPU is contended, 1 to 10000, 100 the default (cgroup <c>cpu.weight</c>).</summary>
     [Id(2)] public int? CpuWeight { get; init; }
+
+    /// <summary>A hard CPU quota in cores (0.5: half of one core), also when the CPU is idle (cgroup <c>cpu.max</c>); null: none.</summary>
+    [Id(3)] public double? CpuCores { get; init; }
 }
 
 /// <summary>How a session answers its agent's permission requests (ACP <c>session/request_permission</c>).</summary>

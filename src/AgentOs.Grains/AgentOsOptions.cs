@@ -258,6 +258,13 @@ public sealed class AgentLimitOptions
 
     /// <summary>CPU weight (<c>cpu.weight</c>, 1 to 10000; v1 <c>cpu.shares</c> = weight × 1024 / 100). Default 100, the kernel's own default.</summary>
     public int CpuWeight { get; set; } = 100;
+
+    /// <summary>
+    /// A hard CPU quota in cores (<c>cpu.max</c>; v1 <c>cpu.cfs_quota_us</c> over a 100 ms period). Default 0: none (the
+    /// weight shares a contended CPU; a quota also caps an idle one). In <see cref="AgentOsOptions.MaxAgentLimits"/>, the
+    /// most a session may ask for (0: any).
+    /// </summary>
+    public double CpuCores { get; set; }
 }
 
 /// <summary>An agent type's own limits (<see cref="AgentTypeOptions.Limits"/>): each one left out takes the server's.</summary>
@@ -271,4 +278,7 @@ public sealed class AgentTypeLimitOptions
 
     /// <summary>CPU weight.</summary>
     public int? CpuWeight { get; set; }
+
+    /// <summary>CPU quota in cores.</summary>
+    public double? CpuCores { get; set; }
 }

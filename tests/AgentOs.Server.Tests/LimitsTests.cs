@@ -51,6 +51,24 @@ public sealed class LimitsTests
     }
 
     [Fact]
+    public async Task ACpuQuota_IsWrittenToTheAgentsCgroup_AndTheKernelThrottlesABurner()
+    {
+        await using var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"));
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var session = await client.Vm("cpu-quota").CreateSessionAsync("mine", new CreateSessionOptions { Limits = new ResourceLimits { CpuCores = 0.5 } });
+        var v2 = Directory.Exists(Path.Combine("/sys/fs/cgroup/unified/agentos", AgentCgroupLeftovers.Instance(server.DataDirectory)))
+            || Directory.Exists(Path.Combine("/sys/fs/cgroup/agentos", AgentCgroupLeftovers.Instance(server.DataDirectory)));
+        var parent = v2 ? (Directory.Exists("/sys/fs/cgroup/unified/agentos") ? "/sys/fs/cgroup/unified/agentos" : "/sys/fs/cgroup/agentos") : "/sys/fs/cgroup/cpu/agentos";
+        var cgroup = Directory.GetDirectories(Path.Combine(parent, AgentCgroupLeftovers.Instance(server.DataDirectory)), session.SessionId + "-*").Single();
+
+        (await File.ReadAllTextAsync(Path.Combine(cgroup, v2 ? "cpu.max" : "cpu.cfs_quota_us"))).Trim().Should().StartWith("50000", "half of a 100 ms period");
+        (await session.SendPromptAsync("sh timeout 1 sh -c 'while :; do :; done'; echo burned")).Text.Should().Contain("burned");
+
+        var throttled = File.ReadLines(Path.Combine(cgroup, "cpu.stat")).Single(l => l.StartsWith("nr_throttled ", StringComparison.Ordinal));
+        long.Parse(throttled.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture).Should().BeGreaterThan(0, "the kernel held the burner to its quota");
+    }
+
+    [Fact]
     public async Task AForkBomb_StopsAtTheProcessLimit_IsOnRecord_AndDiesWithTheSession()
     {
         await using var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"));

@@ -80,9 +80,13 @@ internal static class AgentCgroupLeftovers
 {
     private static readonly string[] Roots = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu"];
 
+    /// <summary>The folder under <c>agentos/</c> that a server on <paramref name="dataDirectory"/> keeps its agents' cgroups in.</summary>
+    public static string Instance(string dataDirectory) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(System.IO.Path.GetFullPath(dataDirectory))))[..12];
+
     public static void Remove(string dataDirectory)
     {
-        var instance = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(System.IO.Path.GetFullPath(dataDirectory))))[..12];
+        var instance = Instance(dataDirectory);
         foreach (var root in Roots)
         {
             var parent = System.IO.Path.Combine(root, "agentos", instance);

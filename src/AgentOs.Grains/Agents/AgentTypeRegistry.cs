@@ -91,8 +91,8 @@ internal sealed partial class AgentTypeRegistry(IOptionsMonitor<AgentOsOptions> 
         };
     }
 
-    private static ResourceLimits? LimitsOf(AgentTypeOptions? declared) => declared?.Limits is { } l && (l.MemoryBytes ?? l.Processes ?? (long?)l.CpuWeight) is not null
-        ? new ResourceLimits { MemoryBytes = l.MemoryBytes, Processes = l.Processes, CpuWeight = l.CpuWeight }
+    private static ResourceLimits? LimitsOf(AgentTypeOptions? declared) => declared?.Limits is { } l && (l.MemoryBytes is not null || l.Processes is not null || l.CpuWeight is not null || l.CpuCores is not null)
+        ? new ResourceLimits { MemoryBytes = l.MemoryBytes, Processes = l.Processes, CpuWeight = l.CpuWeight, CpuCores = l.CpuCores }
         : null;
 
     private static bool IsUnder(string path, string root) =>

@@ -61,6 +61,7 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
             Check(limits.MemoryBytes >= 16L * 1024 * 1024, $"{key}:MemoryBytes", limits.MemoryBytes, "it must be at least 16777216 (16 MiB)");
             Check(limits.Processes >= 8, $"{key}:Processes", limits.Processes, "it must be at least 8");
             Check(limits.CpuWeight is >= 1 and <= 10_000, $"{key}:CpuWeight", limits.CpuWeight, "it must be 1 to 10000");
+            Check(limits.CpuCores >= 0 && !double.IsNaN(limits.CpuCores), $"{key}:CpuCores", limits.CpuCores, "it must be 0 (no quota) or more (cores, e.g. 0.5)");
         }
 
         Check(o.AgentLimits.MemoryBytes <= o.MaxAgentLimits.MemoryBytes, "AgentLimits:MemoryBytes", o.AgentLimits.MemoryBytes, "it must not be above AgentOs:MaxAgentLimits:MemoryBytes");

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace AgentOs.Sandbox;
 
 /// <summary>One agent's limits as enforced: the session's asks, else the server's defaults.</summary>
-internal sealed record EnforcedLimits(long MemoryBytes, int Processes, int CpuWeight)
+internal sealed record EnforcedLimits(long MemoryBytes, int Processes, int CpuWeight, double CpuCores = 0)
 {
     /// <summary>
     /// The session's <see cref="ResourceLimits"/> over its agent type's over the server's <see cref="AgentOsOptions.AgentLimits"/>, each at
@@ -20,10 +20,17 @@ internal sealed record EnforcedLimits(long MemoryBytes, int Processes, int CpuWe
         var limits = new EnforcedLimits(
             asked?.MemoryBytes ?? ofType?.MemoryBytes ?? d.MemoryBytes,
             asked?.Processes ?? ofType?.Processes ?? d.Processes,
-            asked?.CpuWeight ?? ofType?.CpuWeight ?? d.CpuWeight);
+            asked?.CpuWeight ?? ofType?.CpuWeight ?? d.CpuWeight,
+            asked?.CpuCores ?? ofType?.CpuCores ?? d.CpuCores);
         Check(limits.MemoryBytes is >= 16L * 1024 * 1024, limits.MemoryBytes <= max.MemoryBytes, "MemoryBytes", limits.MemoryBytes, max.MemoryBytes, "at least 16777216");
         Check(limits.Processes >= 8, limits.Processes <= max.Processes, "Processes", limits.Processes, max.Processes, "at least 8");
         Check(limits.CpuWeight >= 1, limits.CpuWeight <= max.CpuWeight, "CpuWeight", limits.CpuWeight, max.CpuWeight, "at least 1");
+        if (limits.CpuCores < 0 || (max.CpuCores > 0 && (limits.CpuCores == 0 || limits.CpuCores > max.CpuCores)) || double.IsNaN(limits.CpuCores))
+        {
+            throw new AgentOsException(AgentOsErrorCode.InvalidArgument,
+                $"CreateSessionOptions.Limits.CpuCores is {limits.CpuCores}; it must be more than 0{(max.CpuCores > 0 ? $" and at most {max.CpuCores}" : "")} (AgentOs:MaxAgentLimits:CpuCores).");
+        }
+
         return limits;
     }
 
@@ -209,6 +216,11 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
             TryWrite(Dirs[0], "memory.swap.max", "0");
             Write(Dirs[0], "pids.max", l.Processes.ToString(CultureInfo.InvariantCulture));
             TryWrite(Dirs[0], "cpu.weight", l.CpuWeight.ToString(CultureInfo.InvariantCulture));
+            if (l.CpuCores > 0)
+            {
+                Write(Dirs[0], "cpu.max", $"{QuotaMicros(l.CpuCores)} {CpuPeriodMicros}");
+            }
+
             return;
         }
 
@@ -216,7 +228,17 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
         TryWrite(Controller("memory"), "memory.memsw.limit_in_bytes", bytes); // memory + swap = memory: no swap
         Write(Controller("pids"), "pids.max", l.Processes.ToString(CultureInfo.InvariantCulture));
         TryWrite(Controller("cpu"), "cpu.shares", Math.Max(2, l.CpuWeight * 1024 / 100).ToString(CultureInfo.InvariantCulture));
+        if (l.CpuCores > 0)
+        {
+            Write(Controller("cpu"), "cpu.cfs_period_us", CpuPeriodMicros.ToString(CultureInfo.InvariantCulture));
+            Write(Controller("cpu"), "cpu.cfs_quota_us", QuotaMicros(l.CpuCores).ToString(CultureInfo.InvariantCulture));
+        }
     }
+
+    private const int CpuPeriodMicros = 100_000;
+
+    /// <summary>The quota per 100 ms period, at least the kernel's 1 ms.</summary>
+    private static long QuotaMicros(double cores) => Math.Max(1000, (long)(cores * CpuPeriodMicros));
 
     /// <summary>
     /// The agent's launch, started inside this cgroup: a shell that moves itself into it (every hierarchy), raises its
