@@ -39,6 +39,40 @@ public sealed record CreateSessionOptions
     [Id(7)] public ResourceLimits? Limits { get; init; }
 }
 
+/// <summary>What a VM uses now (<see cref="IVmGrain.GetVmInfo"/>).</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.VmInfo")]
+public sealed record VmInfo
+{
+    [Id(0)] public required string VmId { get; init; }
+
+    /// <summary>The bytes of the files in the VM's home.</summary>
+    [Id(1)] public long HomeBytes { get; init; }
+
+    /// <summary>Each live agent's use, with every process it started (null figures: limits are not enforced on this host).</summary>
+    [Id(2)] public IReadOnlyList<AgentUsage> Agents { get; init; } = [];
+}
+
+/// <summary>One live agent's use of its cgroup.</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.AgentUsage")]
+public sealed record AgentUsage
+{
+    [Id(0)] public required string SessionId { get; init; }
+    [Id(1)] public required string AgentType { get; init; }
+    [Id(2)] public int ProcessId { get; init; }
+
+    /// <summary>Memory charged to the agent now, in bytes.</summary>
+    [Id(3)] public long? MemoryBytes { get; init; }
+
+    /// <summary>CPU time the agent and its processes used so far.</summary>
+    [Id(4)] public TimeSpan? CpuTime { get; init; }
+
+    /// <summary>Processes and threads now.</summary>
+    [Id(5)] public int? Processes { get; init; }
+
+    /// <summary>The limits it runs under.</summary>
+    [Id(6)] public ResourceLimits? Limits { get; init; }
+}
+
 /// <summary>What one agent (its process and every descendant, in a cgroup of its own) may use.</summary>
 [GenerateSerializer, Immutable, Alias("AgentOs.ResourceLimits")]
 public sealed record ResourceLimits

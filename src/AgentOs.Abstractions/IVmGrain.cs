@@ -151,6 +151,10 @@ public interface IVmGrain : IGrainWithStringKey
     /// <summary>Sessions whose agent is running now.</summary>
     [Alias("ListSessions")]
     Task<IReadOnlyList<string>> ListSessions();
+
+    /// <summary>What the VM uses now: each live agent's memory, CPU time and processes (from its cgroup), and its home's size on disk.</summary>
+    [Alias("GetVmInfo")]
+    Task<VmInfo> GetVmInfo();
 }
 
 /// <summary>Names shared by the server and the client.</summary>

@@ -149,6 +149,11 @@ public sealed class VmHandle
     public Task<IReadOnlyList<PersistedSession>> ListPersistedSessionsAsync(CancellationToken cancellationToken = default) =>
         Connection.CallAsync(() => Grain.ListPersistedSessions(), "ListPersistedSessions", cancellationToken);
 
+    /// <inheritdoc cref="IVmGrain.GetVmInfo"/>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public Task<VmInfo> GetInfoAsync(CancellationToken cancellationToken = default) =>
+        Connection.CallAsync(() => Grain.GetVmInfo(), "GetVmInfo", cancellationToken);
+
     /// <inheritdoc cref="IVmGrain.ListSessions"/>
     /// <param name="cancellationToken">Stops waiting.</param>
     public Task<IReadOnlyList<string>> ListSessionsAsync(CancellationToken cancellationToken = default) =>

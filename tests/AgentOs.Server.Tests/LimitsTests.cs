@@ -69,6 +69,27 @@ public sealed class LimitsTests
     }
 
     [Fact]
+    public async Task GetVmInfo_ReportsEachLiveAgentsUse_AndTheHomesSize()
+    {
+        await using var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"));
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var vm = client.Vm("visible");
+        var session = await vm.CreateSessionAsync("mine", new CreateSessionOptions { Limits = new ResourceLimits { Processes = 100 } });
+        await session.SendPromptAsync("sh head -c 3000000 /dev/zero > /home/agentos/three-megabytes; echo written");
+
+        var info = await vm.GetInfoAsync();
+
+        info.HomeBytes.Should().BeGreaterThanOrEqualTo(3_000_000);
+        var agent = info.Agents.Should().ContainSingle().Which;
+        agent.SessionId.Should().Be(session.SessionId);
+        agent.MemoryBytes.Should().BeGreaterThan(10 * MiB, "the agent's memory, from its cgroup");
+        agent.Processes.Should().BeGreaterThan(1, "the agent's threads count");
+        agent.CpuTime.Should().BeGreaterThan(TimeSpan.Zero);
+        agent.Limits!.Processes.Should().Be(100);
+        agent.Limits.MemoryBytes.Should().Be(2048 * MiB, "the server's default");
+    }
+
+    [Fact]
     public async Task AForkBomb_StopsAtTheProcessLimit_IsOnRecord_AndDiesWithTheSession()
     {
         await using var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"));

@@ -57,7 +57,7 @@ internal sealed partial class AgentCgroups : IDisposable
 {
     private const string V2Root = "/sys/fs/cgroup";
     private const string HybridV2Root = "/sys/fs/cgroup/unified";
-    private static readonly string[] V1Controllers = ["memory", "pids", "cpu"];
+    private static readonly string[] V1Controllers = ["memory", "pids", "cpu", "cpuacct"];
 
     private readonly ILogger _logger;
     private readonly IReadOnlyList<string> _parents;
@@ -254,6 +254,29 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
 
     /// <summary>How many of its processes the kernel's OOM killer took at the memory limit.</summary>
     public long OomKills => Counter(Controller("memory"), _version == 2 ? "memory.events" : "memory.oom_control", "oom_kill");
+
+    /// <summary>Memory charged now, CPU time so far, processes now.</summary>
+    public (long Memory, TimeSpan Cpu, int Processes) Usage()
+    {
+        var memory = ReadLong(Controller("memory"), _version == 2 ? "memory.current" : "memory.usage_in_bytes");
+        var processes = (int)ReadLong(Controller("pids"), "pids.current");
+        var cpu = _version == 2
+            ? TimeSpan.FromMicroseconds(Counter(Dirs[0], "cpu.stat", "usage_usec"))
+            : TimeSpan.FromTicks(ReadLong(Controller("cpuacct"), "cpuacct.usage") / 100); // nanoseconds
+        return (memory, cpu, processes);
+    }
+
+    private static long ReadLong(string dir, string file)
+    {
+        try
+        {
+            return long.TryParse(File.ReadAllText(Path.Combine(dir, file)).Trim(), CultureInfo.InvariantCulture, out var value) ? value : 0;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
 
     /// <summary>How many forks <c>pids.max</c> refused.</summary>
     public long ForksRefused => Counter(Controller("pids"), "pids.events", "max");

@@ -73,6 +73,25 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
 
     public int Pid => _process.Pid;
 
+    /// <summary>What the agent uses now, from its cgroup.</summary>
+    public AgentUsage Usage()
+    {
+        var usage = new AgentUsage { SessionId = SessionId, AgentType = AgentType.Name, ProcessId = _process.Pid };
+        if (_cgroup is not { Limits: { } l } cgroup)
+        {
+            return usage;
+        }
+
+        var (memory, cpu, processes) = cgroup.Usage();
+        return usage with
+        {
+            MemoryBytes = memory,
+            CpuTime = cpu,
+            Processes = processes,
+            Limits = new ResourceLimits { MemoryBytes = l.MemoryBytes, Processes = l.Processes, CpuWeight = l.CpuWeight, CpuCores = l.CpuCores > 0 ? l.CpuCores : null },
+        };
+    }
+
     /// <summary>Completes when the agent process has exited and its exit is recorded.</summary>
     public Task<AgentExit> Exited => _exited.Task;
 

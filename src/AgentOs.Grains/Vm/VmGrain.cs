@@ -447,6 +447,16 @@ internal sealed class VmGrain(
         return sessions;
     }
 
+    public async Task<VmInfo> GetVmInfo()
+    {
+        var agents = _sessions.Values.Where(s => !s.Exited.IsCompleted).Select(s => s.Usage()).ToList();
+        var home = _paths.HostHome;
+        var bytes = await Task.Run(() => Directory.Exists(home)
+            ? new DirectoryInfo(home).EnumerateFiles("*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint }).Sum(f => f.Length)
+            : 0);
+        return new VmInfo { VmId = Id, HomeBytes = bytes, Agents = agents };
+    }
+
     public Task<IReadOnlyList<string>> ListSessions() =>
         Task.FromResult<IReadOnlyList<string>>(_sessions.Where(s => !s.Value.Exited.IsCompleted).Select(s => s.Key).ToList());
 
