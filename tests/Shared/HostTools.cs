@@ -78,7 +78,7 @@ internal static class FreePorts
 /// </summary>
 internal static class AgentCgroupLeftovers
 {
-    private static readonly string[] Roots = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu"];
+    private static readonly string[] Roots = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct"];
 
     /// <summary>The folder under <c>agentos/</c> that a server on <paramref name="dataDirectory"/> keeps its agents' cgroups in.</summary>
     public static string Instance(string dataDirectory) =>
