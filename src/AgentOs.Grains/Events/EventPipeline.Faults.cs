@@ -164,11 +164,7 @@ internal sealed partial class EventPipeline
             {
                 var reservations = ReservationsFor(events);
                 _store.AppendEvents(events, reservations);
-                foreach (var r in reservations ?? [])
-                {
-                    _reserved[r.SessionId] = (r.Reserved, Math.Min(_reserved.GetValueOrDefault(r.SessionId).Step * 2, VmStore.MaxReservationStep));
-                }
-
+                Reserved(reservations);
                 return null;
             }
             catch (Microsoft.Data.Sqlite.SqliteException ex) when (ex.SqliteErrorCode == 19 && renumbered < MaxRenumbers)

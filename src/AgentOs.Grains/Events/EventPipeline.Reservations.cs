@@ -23,37 +23,42 @@ internal sealed partial class EventPipeline
             return null;
         }
 
-        // Seqs rise within a session: a session's last row in the batch holds its highest. Rows of one session come in
-        // runs, so the dictionary is touched once a run, not once a row.
+        // Seqs rise within a session, and its rows come in runs: the dictionary is touched at the last row of a run only.
         _batchMax.Clear();
-        string? run = null;
         for (var i = 0; i < events.Count; i++)
         {
-            if (!ReferenceEquals(events[i].SessionId, run))
+            var session = events[i].SessionId;
+            if (i + 1 < events.Count && ReferenceEquals(events[i + 1].SessionId, session))
             {
-                run = events[i].SessionId;
+                continue;
             }
 
-            if (i + 1 == events.Count || !ReferenceEquals(events[i + 1].SessionId, run))
-            {
-                ref var max = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_batchMax, run, out _);
-                max = Math.Max(max, events[i].Seq);
-            }
+            ref var max = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_batchMax, session, out _);
+            max = Math.Max(max, events[i].Seq);
         }
 
         _reservations.Clear();
         foreach (var (session, max) in _batchMax)
         {
-            var (reserved, step) = _reserved.GetValueOrDefault(session);
-            if (max > reserved)
+            if (max > _reserved.GetValueOrDefault(session).Reserved)
             {
-                step = Math.Max(step, VmStore.MinReservationStep);
-                _reserved[session] = (reserved, step);
-                _reservations.Add(new SeqReservation(session, max + step));
+                _reservations.Add(new SeqReservation(session, max + StepOf(session)));
             }
         }
 
         return _reservations.Count == 0 ? null : _reservations;
+    }
+
+    /// <summary>The next range's size for <paramref name="sessionId"/>: 256, doubling with each range up to 16,384.</summary>
+    private int StepOf(string sessionId) => Math.Max(_reserved.GetValueOrDefault(sessionId).Step, VmStore.MinReservationStep);
+
+    /// <summary>After <paramref name="reservations"/> are committed: they are the sessions' reach, and their next ranges are twice as long.</summary>
+    private void Reserved(List<SeqReservation>? reservations)
+    {
+        foreach (var r in reservations ?? [])
+        {
+            _reserved[r.SessionId] = (r.Reserved, Math.Min(StepOf(r.SessionId) * 2, VmStore.MaxReservationStep));
+        }
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using AgentOs.Sandbox;
 using System.Globalization;
 using AgentOs.Sessions;
 using Microsoft.Extensions.Options;
@@ -58,9 +59,10 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
 
         foreach (var (key, limits) in new[] { ("AgentLimits", o.AgentLimits), ("MaxAgentLimits", o.MaxAgentLimits) })
         {
-            Check(limits.MemoryBytes >= 16L * 1024 * 1024, $"{key}:MemoryBytes", limits.MemoryBytes, "it must be at least 16777216 (16 MiB)");
-            Check(limits.Processes >= 8, $"{key}:Processes", limits.Processes, "it must be at least 8");
-            Check(limits.CpuWeight is >= 1 and <= 10_000, $"{key}:CpuWeight", limits.CpuWeight, "it must be 1 to 10000");
+            Check(limits.MemoryBytes >= EnforcedLimits.MinMemoryBytes, $"{key}:MemoryBytes", limits.MemoryBytes, $"it must be at least {EnforcedLimits.MinMemoryBytes} (16 MiB)");
+            Check(limits.Processes >= EnforcedLimits.MinProcesses, $"{key}:Processes", limits.Processes, $"it must be at least {EnforcedLimits.MinProcesses}");
+            Check(limits.CpuWeight is >= EnforcedLimits.MinCpuWeight and <= EnforcedLimits.MaxCpuWeight, $"{key}:CpuWeight", limits.CpuWeight,
+                $"it must be {EnforcedLimits.MinCpuWeight} to {EnforcedLimits.MaxCpuWeight}");
             Check(limits.CpuCores >= 0 && !double.IsNaN(limits.CpuCores), $"{key}:CpuCores", limits.CpuCores, "it must be 0 (no quota) or more (cores, e.g. 0.5)");
         }
 
@@ -76,12 +78,12 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
             Check(!string.IsNullOrWhiteSpace(type.Command) || AgentOs.Software.BuiltInSoftware.Find(typeName) is not null, $"Agents:{typeName}:Command", type.Command ?? "",
                 "it must name the agent's executable (only a built-in type may leave it out, to add Env alone)");
             var l = type.Limits;
-            Check(l.MemoryBytes is null || (l.MemoryBytes >= 16L * 1024 * 1024 && l.MemoryBytes <= o.MaxAgentLimits.MemoryBytes), $"Agents:{typeName}:Limits:MemoryBytes", l.MemoryBytes ?? 0,
-                "it must be at least 16777216 and at most AgentOs:MaxAgentLimits:MemoryBytes");
-            Check(l.Processes is null || (l.Processes >= 8 && l.Processes <= o.MaxAgentLimits.Processes), $"Agents:{typeName}:Limits:Processes", l.Processes ?? 0,
-                "it must be at least 8 and at most AgentOs:MaxAgentLimits:Processes");
-            Check(l.CpuWeight is null || (l.CpuWeight >= 1 && l.CpuWeight <= o.MaxAgentLimits.CpuWeight), $"Agents:{typeName}:Limits:CpuWeight", l.CpuWeight ?? 0,
-                "it must be 1 to AgentOs:MaxAgentLimits:CpuWeight");
+            Check(l.MemoryBytes is null || (l.MemoryBytes >= EnforcedLimits.MinMemoryBytes && l.MemoryBytes <= o.MaxAgentLimits.MemoryBytes), $"Agents:{typeName}:Limits:MemoryBytes", l.MemoryBytes ?? 0,
+                $"it must be at least {EnforcedLimits.MinMemoryBytes} and at most AgentOs:MaxAgentLimits:MemoryBytes");
+            Check(l.Processes is null || (l.Processes >= EnforcedLimits.MinProcesses && l.Processes <= o.MaxAgentLimits.Processes), $"Agents:{typeName}:Limits:Processes", l.Processes ?? 0,
+                $"it must be at least {EnforcedLimits.MinProcesses} and at most AgentOs:MaxAgentLimits:Processes");
+            Check(l.CpuWeight is null || (l.CpuWeight >= EnforcedLimits.MinCpuWeight && l.CpuWeight <= o.MaxAgentLimits.CpuWeight), $"Agents:{typeName}:Limits:CpuWeight", l.CpuWeight ?? 0,
+                $"it must be {EnforcedLimits.MinCpuWeight} to AgentOs:MaxAgentLimits:CpuWeight");
             foreach (var path in type.ReadOnlyPaths.Where(p => !Path.IsPathFullyQualified(p) || !Path.Exists(p)))
             {
                 Check(false, $"Agents:{typeName}:ReadOnlyPaths", path, "each must be an absolute path that exists");

@@ -9,6 +9,15 @@ namespace AgentOs.Sandbox;
 /// <summary>One agent's limits as enforced: the session's asks, else the server's defaults.</summary>
 internal sealed record EnforcedLimits(long MemoryBytes, int Processes, int CpuWeight, double CpuCores = 0)
 {
+    /// <summary>The least memory an agent may be given: below it not even a runtime starts.</summary>
+    public const long MinMemoryBytes = 16L * 1024 * 1024;
+
+    /// <summary>The fewest processes and threads an agent may be given.</summary>
+    public const int MinProcesses = 8;
+
+    /// <summary>The CPU weight's range, the kernel's (<c>cpu.weight</c>).</summary>
+    public const int MinCpuWeight = 1, MaxCpuWeight = 10_000;
+
     /// <summary>
     /// The session's <see cref="ResourceLimits"/> over its agent type's over the server's <see cref="AgentOsOptions.AgentLimits"/>, each at
     /// most <see cref="AgentOsOptions.MaxAgentLimits"/> (else <see cref="AgentOsErrorCode.InvalidArgument"/> naming both).
@@ -22,9 +31,9 @@ internal sealed record EnforcedLimits(long MemoryBytes, int Processes, int CpuWe
             asked?.Processes ?? ofType?.Processes ?? d.Processes,
             asked?.CpuWeight ?? ofType?.CpuWeight ?? d.CpuWeight,
             asked?.CpuCores ?? ofType?.CpuCores ?? d.CpuCores);
-        Check(limits.MemoryBytes is >= 16L * 1024 * 1024, limits.MemoryBytes <= max.MemoryBytes, "MemoryBytes", limits.MemoryBytes, max.MemoryBytes, "at least 16777216");
-        Check(limits.Processes >= 8, limits.Processes <= max.Processes, "Processes", limits.Processes, max.Processes, "at least 8");
-        Check(limits.CpuWeight >= 1, limits.CpuWeight <= max.CpuWeight, "CpuWeight", limits.CpuWeight, max.CpuWeight, "at least 1");
+        Check(limits.MemoryBytes >= MinMemoryBytes, limits.MemoryBytes <= max.MemoryBytes, "MemoryBytes", limits.MemoryBytes, max.MemoryBytes, $"at least {MinMemoryBytes}");
+        Check(limits.Processes >= MinProcesses, limits.Processes <= max.Processes, "Processes", limits.Processes, max.Processes, $"at least {MinProcesses}");
+        Check(limits.CpuWeight >= MinCpuWeight, limits.CpuWeight <= max.CpuWeight, "CpuWeight", limits.CpuWeight, max.CpuWeight, $"at least {MinCpuWeight}");
         if (limits.CpuCores < 0 || (max.CpuCores > 0 && (limits.CpuCores == 0 || limits.CpuCores > max.CpuCores)) || double.IsNaN(limits.CpuCores))
         {
             throw new AgentOsException(AgentOsErrorCode.InvalidArgument,
@@ -159,7 +168,7 @@ internal sealed partial class AgentCgroups : IDisposable
         foreach (var group in leftovers.GroupBy(Path.GetFileName))
         {
             var cgroup = new AgentCgroup(Version, group.ToList(), null, _logger);
-            var killed = cgroup.KillAll();
+            var killed = await cgroup.KillAllAsync().ConfigureAwait(false);
             await cgroup.DisposeAsync().ConfigureAwait(false);
             LogSwept(_logger, group.Key!, killed);
         }
@@ -282,7 +291,7 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
     public long ForksRefused => Counter(Controller("pids"), "pids.events", "max");
 
     /// <summary>Kills every process in the cgroup (v2: <c>cgroup.kill</c>; v1: each pid, until none is left). Returns how many were found.</summary>
-    public int KillAll()
+    public async Task<int> KillAllAsync()
     {
         var found = 0;
         if (_version == 2 && TryWrite(Dirs[0], "cgroup.kill", "1"))
@@ -305,7 +314,7 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
                 _ = Kill(pid, 9);
             }
 
-            Thread.Sleep(round < 10 ? 1 : 10);
+            await Task.Delay(round < 10 ? 1 : 10).ConfigureAwait(false); // until the kernel has taken them out
         }
 
         return found;
@@ -342,7 +351,7 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
             return;
         }
 
-        var left = KillAll();
+        var left = await KillAllAsync().ConfigureAwait(false);
         if (left > 0)
         {
             LogKilledDescendants(_logger, left, Path.GetFileName(Dirs[0]));

@@ -49,8 +49,8 @@ internal sealed partial class AgentSession
             }
             catch (AgentOsException ex)
             {
-                // Killed because its events could not be stored: that, not the exit, is what the caller must hear.
                 RecordLimitsMet();
+                // Killed because its events could not be stored, or at its memory limit: that, not the exit, is what the caller must hear.
                 var error = Volatile.Read(ref _storageFault) ?? Volatile.Read(ref _limitFault) ?? ex;
                 await _recorder.TurnFailedAsync(error);
                 throw error;

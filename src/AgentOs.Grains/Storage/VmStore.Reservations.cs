@@ -48,8 +48,7 @@ internal sealed partial class VmStore
     {
         lock (_writeLock)
         {
-            _writer.Execute("PRAGMA synchronous=FULL");
-            try
+            Fsynced(() =>
             {
                 using var tx = _writer.BeginTransaction();
                 foreach (var m in markers ?? [])
@@ -60,11 +59,27 @@ internal sealed partial class VmStore
 
                 _writer.Execute("DELETE FROM seq_reservations", transaction: tx);
                 tx.Commit();
-            }
-            finally
-            {
-                _writer.Execute($"PRAGMA synchronous={SynchronousMode}");
-            }
+            });
+        }
+    }
+
+    /// <summary>Runs <paramref name="commit"/> with <c>synchronous=FULL</c> (its commit fsynced), then back to the store's own mode. Under the write lock.</summary>
+    private void Fsynced(Action commit)
+    {
+        if (Durability == Durability.Power)
+        {
+            commit(); // every commit is fsynced already
+            return;
+        }
+
+        _writer.Execute("PRAGMA synchronous=FULL");
+        try
+        {
+            commit();
+        }
+        finally
+        {
+            _writer.Execute($"PRAGMA synchronous={SynchronousMode}");
         }
     }
 }

@@ -109,22 +109,13 @@ internal sealed partial class VmStore : IDisposable
     {
         lock (_writeLock)
         {
-            var fsync = reservations is { Count: > 0 } && Durability == Durability.Process;
-            if (fsync)
+            if (reservations is { Count: > 0 } && Durability == Durability.Process)
             {
-                _writer.Execute("PRAGMA synchronous=FULL");
+                Fsynced(() => AppendLocked(events, reservations));
             }
-
-            try
+            else
             {
-                AppendLocked(events, fsync ? reservations! : []);
-            }
-            finally
-            {
-                if (fsync)
-                {
-                    _writer.Execute("PRAGMA synchronous=NORMAL");
-                }
+                AppendLocked(events, []);
             }
         }
     }
