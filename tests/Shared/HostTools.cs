@@ -92,6 +92,7 @@ internal static class AgentCgroupLeftovers
             var parent = System.IO.Path.Combine(root, "agentos", instance);
             if (!Directory.Exists(parent))
             {
+                RemoveIfEmpty(System.IO.Path.Combine(root, "agentos"));
                 continue;
             }
 
@@ -121,6 +122,23 @@ internal static class AgentCgroupLeftovers
                     }
                 }
             }
+
+            RemoveIfEmpty(System.IO.Path.Combine(root, "agentos"));
+        }
+    }
+
+    /// <summary>The shared <c>agentos</c> cgroup, once no server's instance is left in it (rmdir fails while one is).</summary>
+    private static void RemoveIfEmpty(string agentos)
+    {
+        try
+        {
+            if (Directory.Exists(agentos) && Directory.GetDirectories(agentos).Length == 0)
+            {
+                Directory.Delete(agentos);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
         }
     }
 }
