@@ -45,8 +45,11 @@ public sealed record VmInfo
 {
     [Id(0)] public required string VmId { get; init; }
 
-    /// <summary>The bytes of the files in the VM's home.</summary>
+    /// <summary>The disk the VM's home takes: its files rounded up to 4 KiB blocks, 4 KiB per folder (what <see cref="DiskQuotaBytes"/> is held against).</summary>
     [Id(1)] public long HomeBytes { get; init; }
+
+    /// <summary>The VM's disk quota (<c>AgentOs:VmDiskQuota</c>) in bytes; 0 when it has none.</summary>
+    [Id(3)] public long DiskQuotaBytes { get; init; }
 
     /// <summary>Each live agent's use, with every process it started (null figures: limits are not enforced on this host).</summary>
     [Id(2)] public IReadOnlyList<AgentUsage> Agents { get; init; } = [];

@@ -141,7 +141,7 @@ public static class AgentOsEventMethods
     /// </summary>
     public const string AgentStart = "_agentos/agent_start";
 
-    /// <summary>The agent process exited: <c>{ "exitCode", "signal"?, "reason"?, "limit"?, "stderrTail", "expected" }</c>. <c>reason</c> says why it ended, when AgentOs knows: <c>storage_unavailable</c> (its events could not be stored, see <see cref="EventsLost"/>), <c>memory_limit</c> (the kernel's OOM killer at its memory limit, <c>limit</c> bytes).</summary>
+    /// <summary>The agent process exited: <c>{ "exitCode", "signal"?, "reason"?, "limit"?, "stderrTail", "expected" }</c>. <c>reason</c> says why it ended, when AgentOs knows: <c>storage_unavailable</c> (its events could not be stored, see <see cref="EventsLost"/>), <c>memory_limit</c> (the kernel's OOM killer at its memory limit, <c>limit</c> bytes), <c>disk_quota</c> (stopped when its VM's home passed the VM's disk quota, <c>limit</c> bytes).</summary>
     public const string AgentExit = "_agentos/agent_exit";
 
     /// <summary>The ACP session of a new session was set up: <c>{ "acpSessionId", "restore": "new", "agentInfo" }</c>.</summary>
@@ -188,8 +188,9 @@ public static class AgentOsEventMethods
 
     /// <summary>
     /// The agent met one of its resource limits during a turn without dying of it: <c>{ "limit", "max", "count" }</c>,
-    /// <c>limit</c> being <c>processes</c> (<c>count</c> forks refused at <c>pids.max</c> = <c>max</c>) or <c>memory</c>
-    /// (<c>count</c> of its processes the OOM killer took at <c>max</c> bytes). Recorded when the turn ends.
+    /// <c>limit</c> being <c>processes</c> (<c>count</c> forks refused at <c>pids.max</c> = <c>max</c>), <c>memory</c>
+    /// (<c>count</c> of its processes the OOM killer took at <c>max</c> bytes), both recorded when the turn ends, or
+    /// <c>disk</c> (the VM's home took <c>count</c> bytes, past its quota of <c>max</c>; recorded as the agent is stopped).
     /// </summary>
     public const string Limit = "_agentos/limit";
 }

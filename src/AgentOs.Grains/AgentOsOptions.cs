@@ -133,6 +133,20 @@ public sealed class AgentOsOptions
     /// </summary>
     public AgentLimitOptions AgentLimits { get; set; } = new();
 
+    /// <summary>
+    /// The most disk one VM's home may take, in bytes (files rounded up to 4 KiB blocks, 4 KiB per folder); 0 turns it off.
+    /// Past it the VM's agents are stopped (<c>_agentos/limit</c> <c>disk</c>, <c>agent_exit</c> <c>reason: disk_quota</c>,
+    /// the running turn fails <c>ResourceLimit</c>) and fs/write_text_file is refused; an agent started while the VM is
+    /// over it may add 16 MiB, to delete files. Default 10 GiB: a few checked-out projects with their dependencies.
+    /// </summary>
+    public long VmDiskQuota { get; set; } = 10L * 1024 * 1024 * 1024;
+
+    /// <summary>
+    /// Where the cgroup file system is mounted (default <c>/sys/fs/cgroup</c>). Where no hierarchy under it is writable,
+    /// the server starts with a warning and limits each agent process's memory with <c>RLIMIT_DATA</c> instead.
+    /// </summary>
+    public string CgroupRoot { get; set; } = "/sys/fs/cgroup";
+
     /// <summary>Live sessions (running agents) one VM may have at once; one more is refused with <c>QuotaExceeded</c>. Default 16.</summary>
     public int MaxSessionsPerVm { get; set; } = 16;
 

@@ -45,6 +45,8 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
         Check(o.MaxEventBytes >= 64 * 1024 && o.MaxEventBytes <= 64L * 1024 * 1024, "MaxEventBytes", o.MaxEventBytes, "it must be at least 65536 and at most 67108864 (bytes; default 1048576)");
         Check(o.MaxFsReadBytes > 0, "MaxFsReadBytes", o.MaxFsReadBytes, "it must be more than zero (bytes; default 10485760)");
         Check(o.MaxPromptLength > 0, "MaxPromptLength", o.MaxPromptLength, "it must be more than zero (characters; default 1000000)");
+        Check(o.VmDiskQuota == 0 || o.VmDiskQuota >= 16L * 1024 * 1024, "VmDiskQuota", o.VmDiskQuota, "it must be zero (off) or at least 16777216 (bytes; default 10737418240)");
+        Check(!string.IsNullOrWhiteSpace(o.CgroupRoot) && Path.IsPathRooted(o.CgroupRoot), "CgroupRoot", o.CgroupRoot ?? "", "it must be an absolute path (default /sys/fs/cgroup)");
         Check(o.MaxSessionsPerVm >= 1, "MaxSessionsPerVm", o.MaxSessionsPerVm, "it must be at least 1 (default 16)");
         Check(o.MaxLiveAgents >= 1, "MaxLiveAgents", o.MaxLiveAgents, "it must be at least 1 (default 256)");
         Check(o.MaxActiveVms >= 1, "MaxActiveVms", o.MaxActiveVms, "it must be at least 1 (default 256)");

@@ -86,7 +86,7 @@ internal sealed partial class AgentOsStartup(IServiceProvider services, Software
         [LoggerMessage(Level = LogLevel.Information, Message = "Agent limits: {MemoryMiB} MiB of memory (no swap), {Processes} processes, CPU weight {CpuWeight} per agent, OOM score 1000, every descendant killed with its agent; {How}")]
         public static partial void LimitsEnforced(ILogger logger, long memoryMiB, int processes, int cpuWeight, string how);
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "AGENT LIMITS ARE NOT ENFORCED (memory, processes, CPU; descendants are not contained): {Why}")]
+        [LoggerMessage(Level = LogLevel.Warning, Message = "AGENT LIMITS ARE NOT FULLY ENFORCED: {Why}. Each agent process's memory is limited alone (RLIMIT_DATA, not the agent with its children); processes and CPU are not limited; descendants of agents run as host processes (AgentOs:Sandbox none) are not contained")]
         public static partial void LimitsNotEnforced(ILogger logger, string why);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "The data directory {DataDirectory} was readable by other users; it is now 0700 (the server's user only)")]

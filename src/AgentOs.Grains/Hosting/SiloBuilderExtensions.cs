@@ -58,8 +58,11 @@ public static class SiloBuilderExtensions
         });
         silo.Services.AddSingleton<AgentTypeRegistry>();
         silo.Services.AddSingleton<AgentQuotas>();
-        silo.Services.AddSingleton(sp => AgentCgroups.Detect(
-            sp.GetRequiredService<IOptions<AgentOsOptions>>().Value.DataDirectoryFullPath, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AgentOs.Limits")));
+        silo.Services.AddSingleton(sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<AgentOsOptions>>().Value;
+            return AgentCgroups.Detect(o.DataDirectoryFullPath, o.CgroupRoot, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AgentOs.Limits"));
+        });
         silo.Services.AddSingleton<AgentSandbox>(sp => SandboxSelector.Select(
             sp.GetRequiredService<IOptions<AgentOsOptions>>().Value, sp.GetRequiredService<ILoggerFactory>().CreateLogger("AgentOs.Sandbox")));
         silo.Services.AddHostedService<AgentOsStartup>();

@@ -64,8 +64,6 @@ internal sealed record EnforcedLimits(long MemoryBytes, int Processes, int CpuWe
 /// </summary>
 internal sealed partial class AgentCgroups : IDisposable
 {
-    private const string V2Root = "/sys/fs/cgroup";
-    private const string HybridV2Root = "/sys/fs/cgroup/unified";
     private static readonly string[] V1Controllers = ["memory", "pids", "cpu", "cpuacct"];
 
     private readonly ILogger _logger;
@@ -86,7 +84,10 @@ internal sealed partial class AgentCgroups : IDisposable
     /// <summary>What is enforced and how, or why nothing is, for the start log.</summary>
     public string Why { get; }
 
-    public static AgentCgroups Detect(string dataDirectory, ILogger logger)
+    /// <param name="dataDirectory">The server's data directory (its cgroups' instance name is a hash of it).</param>
+    /// <param name="root">Where the cgroup file system is mounted (<see cref="AgentOsOptions.CgroupRoot"/>).</param>
+    /// <param name="logger">Where swept leftovers are logged.</param>
+    public static AgentCgroups Detect(string dataDirectory, string root, ILogger logger)
     {
         var instance = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Path.GetFullPath(dataDirectory))))[..12];
         if (!OperatingSystem.IsLinux())
@@ -94,17 +95,17 @@ internal sealed partial class AgentCgroups : IDisposable
             return new AgentCgroups(0, [], "cgroups are Linux's", logger);
         }
 
-        foreach (var root in new[] { V2Root, HybridV2Root })
+        foreach (var v2 in new[] { root, Path.Combine(root, "unified") })
         {
-            var controllers = Path.Combine(root, "cgroup.controllers");
+            var controllers = Path.Combine(v2, "cgroup.controllers");
             if (File.Exists(controllers) && File.ReadAllText(controllers).Split(' ', StringSplitOptions.TrimEntries) is var available
-                && available.Contains("memory") && available.Contains("pids") && TryMakeV2Parent(root, available.Contains("cpu"), instance) is { } parent)
+                && available.Contains("memory") && available.Contains("pids") && TryMakeV2Parent(v2, available.Contains("cpu"), instance) is { } parent)
             {
                 return new AgentCgroups(2, [parent], $"cgroup v2 at {parent}", logger);
             }
         }
 
-        var v1 = V1Controllers.Select(c => Path.Combine(V2Root, c)).ToList();
+        var v1 = V1Controllers.Select(c => Path.Combine(root, c)).ToList();
         if (v1.Take(2).All(Directory.Exists))
         {
             try
@@ -119,7 +120,7 @@ internal sealed partial class AgentCgroups : IDisposable
             }
         }
 
-        return new AgentCgroups(0, [], "no writable cgroup hierarchy with the memory and pids controllers", logger);
+        return new AgentCgroups(0, [], $"no writable cgroup hierarchy with the memory and pids controllers under {root} (AgentOs:CgroupRoot)", logger);
     }
 
     private static string? TryMakeV2Parent(string root, bool cpu, string instance)
@@ -190,6 +191,34 @@ internal sealed partial class AgentCgroups : IDisposable
         }
     }
 
+    /// <summary>
+    /// The agent's launch, started confined: a shell that moves itself into <paramref name="cgroup"/> (every hierarchy),
+    /// raises its OOM score to 1000 (the kernel kills an agent before the server), then execs the launch under
+    /// <c>prlimit</c>: no core dumps, no file larger than <paramref name="diskQuota"/> (when there is one), and, without a
+    /// cgroup, each process's data segment at the memory limit (<c>RLIMIT_DATA</c>, the only memory rlimit that runtimes
+    /// reserving large address ranges, such as .NET's and Node's, survive). Nothing of the agent runs before it is confined.
+    /// </summary>
+    public static AgentLaunch Wrap(AgentLaunch launch, AgentCgroup? cgroup, EnforcedLimits limits, long diskQuota)
+    {
+        var enter = cgroup is null ? "" : string.Join(" && ", cgroup.Dirs.Select(d => $"echo $$ > '{Path.Combine(d, "cgroup.procs")}'")) + " && ";
+        var rlimits = new List<string> { "--core=0" };
+        if (diskQuota > 0)
+        {
+            rlimits.Add(string.Create(CultureInfo.InvariantCulture, $"--fsize={diskQuota}"));
+        }
+
+        if (cgroup is null)
+        {
+            rlimits.Add(string.Create(CultureInfo.InvariantCulture, $"--data={limits.MemoryBytes}"));
+        }
+
+        var script = $"{enter}echo 1000 > /proc/self/oom_score_adj && exec {Prlimit} {string.Join(' ', rlimits)} -- \"$@\"";
+        return launch with { Command = "/bin/sh", Args = ["-c", script, "agentos-launch", launch.Command, .. launch.Args] };
+    }
+
+    /// <summary>util-linux's <c>prlimit</c>, which every Linux with bubblewrap has.</summary>
+    private static string Prlimit => File.Exists("/usr/bin/prlimit") ? "/usr/bin/prlimit" : "prlimit";
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Killed {Count} processes left in the cgroup {Name} by a server that did not stop cleanly, and removed it")]
     private static partial void LogSwept(ILogger logger, string name, int count);
 }
@@ -248,18 +277,6 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
 
     /// <summary>The quota per 100 ms period, at least the kernel's 1 ms.</summary>
     private static long QuotaMicros(double cores) => Math.Max(1000, (long)(cores * CpuPeriodMicros));
-
-    /// <summary>
-    /// The agent's launch, started inside this cgroup: a shell that moves itself into it (every hierarchy), raises its
-    /// OOM score to 1000 (the kernel kills an agent before the server), then execs the launch. Nothing of the agent runs
-    /// before it is inside.
-    /// </summary>
-    public AgentLaunch Wrap(AgentLaunch launch)
-    {
-        var enter = string.Join(" && ", Dirs.Select(d => $"echo $$ > '{Path.Combine(d, "cgroup.procs")}'"));
-        var script = $"{enter} && echo 1000 > /proc/self/oom_score_adj && exec \"$@\"";
-        return launch with { Command = "/bin/sh", Args = ["-c", script, "agentos-cgroup", launch.Command, .. launch.Args] };
-    }
 
     /// <summary>How many of its processes the kernel's OOM killer took at the memory limit.</summary>
     public long OomKills => Counter(Controller("memory"), _version == 2 ? "memory.events" : "memory.oom_control", "oom_kill");

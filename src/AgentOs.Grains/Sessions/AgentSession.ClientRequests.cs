@@ -137,10 +137,18 @@ internal sealed partial class AgentSession
     {
         var request = @params.Deserialize(AcpJsonContext.Default.WriteTextFileRequest)
             ?? throw new AgentOsException(AgentOsErrorCode.InvalidArgument, "fs/write_text_file needs a path and content.");
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(request.Content ?? "");
+        if (_diskWatch is { } watch && _context.HomeQuota.WouldExceed(bytes, watch))
+        {
+            throw new AgentOsException(AgentOsErrorCode.ResourceLimit,
+                $"Writing {request.Path} would take the VM's home ({_context.HomeQuota.Used / (1024 * 1024)} MiB) past its disk quota of {_context.HomeQuota.Quota / (1024 * 1024)} MiB (AgentOs:VmDiskQuota).");
+        }
+
         using var file = HomeFiles.OpenWrite(_context.Paths.HostHome, _context.Paths.RelativeFromAgent(request.Path));
         await using var stream = new FileStream(file, FileAccess.Write);
         await using var writer = new StreamWriter(stream, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
         await writer.WriteAsync(request.Content).ConfigureAwait(false);
+        _context.HomeQuota.Grew(bytes);
         return AcpReply.Result("null");
     }
 }

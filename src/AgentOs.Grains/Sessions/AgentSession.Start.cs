@@ -41,8 +41,10 @@ internal sealed partial class AgentSession
         _agentCwd = plan.AgentCwd;
         _quota = _context.Quotas.Take(_context.VmId); // given back once the agent has exited
         // Its own cgroup: its limits, and every process it starts is killed with it.
-        _cgroup = _context.Cgroups.Create(SessionId, EnforcedLimits.Resolve(options.Limits, AgentType.Limits, Options));
-        _process = await AgentProcess.StartAsync(_cgroup?.Wrap(plan.Launch) ?? plan.Launch, OnStderrLine, cancellationToken);
+        var limits = EnforcedLimits.Resolve(options.Limits, AgentType.Limits, Options);
+        _cgroup = _context.Cgroups.Create(SessionId, limits);
+        _process = await AgentProcess.StartAsync(AgentCgroups.Wrap(plan.Launch, _cgroup, limits, _context.HomeQuota.Quota), OnStderrLine, cancellationToken);
+        _diskWatch = _context.HomeQuota.Watch(OnOverDiskQuota);
         _recorder.AgentStart(AgentType.Name, _process.Pid, AgentType.Command, _context.Sandbox.Name, plan.AgentCwd, plan.Instructions?.Length ?? 0);
 
         _connection = new AcpConnection(_process.StandardOutput, _process.StandardInput, this,

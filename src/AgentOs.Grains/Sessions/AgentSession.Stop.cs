@@ -1,3 +1,5 @@
+using AgentOs.Layout;
+
 namespace AgentOs.Sessions;
 
 /// <summary>Stopping the agent and recording its exit: graceful stop, restart, exit monitoring, disposal.</summary>
@@ -45,6 +47,17 @@ internal sealed partial class AgentSession
                 + "The session can be resumed; ask for more memory when you create a session.") { SessionId = SessionId, ExitCode = exitCode });
         }
 
+        else if (reason is null && Interlocked.Read(ref _diskStop) is > 0 and var used)
+        {
+            var quota = _context.HomeQuota.Quota;
+            (reason, limit) = ("disk_quota", quota);
+            Volatile.Write(ref _limitFault, new AgentOsException(AgentOsErrorCode.ResourceLimit,
+                $"The VM's home grew to {used / (1024 * 1024)} MiB, past its disk quota of {quota / (1024 * 1024)} MiB (AgentOs:VmDiskQuota), so its agent '{AgentType.Name}' was stopped. "
+                + $"The session can be resumed: delete files in the VM (an agent started over the quota may add {HomeQuota.OverQuotaAllowance / (1024 * 1024)} MiB, to make room), or raise AgentOs:VmDiskQuota.")
+            { SessionId = SessionId, ExitCode = exitCode });
+        }
+
+        _diskWatch?.Dispose();
         try
         {
             await _recorder.AgentExitAsync(exitCode, exit.StderrTail, exit.Expected, reason, limit).ConfigureAwait(false);
@@ -63,6 +76,14 @@ internal sealed partial class AgentSession
 
         Log.AgentExited(_context.Logger, _context.VmId, SessionId, exitCode, exit.Expected);
         _exited.TrySetResult(exit);
+    }
+
+    /// <summary>The VM's home passed what this agent may use (<see cref="HomeQuota"/>, on the thread pool): on record, and the agent is stopped.</summary>
+    private void OnOverDiskQuota(long used)
+    {
+        _recorder.LimitMet("disk", _context.HomeQuota.Quota, used);
+        Interlocked.Exchange(ref _diskStop, used);
+        _process.Kill(); // what it started dies with its cgroup once it has exited
     }
 
     /// <summary>Stops the agent gracefully (stdin closed, then SIGINT, then kill) and waits for its exit to be recorded.</summary>
@@ -92,6 +113,7 @@ internal sealed partial class AgentSession
     public async ValueTask DisposeAsync()
     {
         _lossWatch.Dispose();
+        _diskWatch?.Dispose();
         _quota?.Dispose(); // an agent that never started, or is gone
         if (_cgroup is not null)
         {

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 namespace AgentOs.Sessions;
 
 /// <summary>What a session needs from its VM.</summary>
-internal sealed record SessionContext(string VmId, VmPaths Paths, EventPipeline Events, AgentOsOptions Options, AgentSandbox Sandbox, AgentCgroups Cgroups, AgentQuotas Quotas, ILogger Logger);
+internal sealed record SessionContext(string VmId, VmPaths Paths, EventPipeline Events, AgentOsOptions Options, AgentSandbox Sandbox, AgentCgroups Cgroups, AgentQuotas Quotas, HomeQuota HomeQuota, ILogger Logger);
 
 /// <summary>How to restore a suspended session: its agent's own session id, and its transcript for the fallback.</summary>
 internal sealed record ResumePlan(string? AcpSessionId, Func<IReadOnlyList<SessionEvent>> ReadTranscript);
@@ -55,6 +55,12 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     private AgentOsException? _limitFault;
     private long _forksRefused;
     private long _oomKills;
+
+    /// <summary>Watches the VM's home for this agent (<see cref="HomeQuota"/>); set once the agent runs.</summary>
+    private IDisposable? _diskWatch;
+
+    /// <summary>The home's size when the agent was stopped for passing the VM's disk quota; 0 while it was not.</summary>
+    private long _diskStop;
 
     private AgentSession(SessionContext context, string sessionId, AgentType agentType)
     {

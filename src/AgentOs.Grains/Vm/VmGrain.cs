@@ -43,6 +43,7 @@ internal sealed class VmGrain(
     private VmStore _store = null!;
     private SessionLifecycle _lifecycle = null!;
     private EventPipeline _events = null!;
+    private HomeQuota _homeQuota = null!;
     private int _runningPrompts;
     /// <summary>Completes when the last running or queued prompt ends; a new one from the first prompt on.</summary>
     private TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -59,7 +60,7 @@ internal sealed class VmGrain(
 
     private string Id => this.GetPrimaryKeyString();
 
-    private SessionContext Context => new(Id, _paths, _events, _options, sandbox, cgroups, quotas, logger);
+    private SessionContext Context => new(Id, _paths, _events, _options, sandbox, cgroups, quotas, _homeQuota, logger);
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -67,6 +68,7 @@ internal sealed class VmGrain(
         _pristine = !Directory.Exists(_paths.Root) && !File.Exists(_paths.Database);
         PrivateFiles.CreateDirectory(_paths.HostHome);
         _store = new VmStore(_paths.Database, _options.Durability);
+        _homeQuota = new HomeQuota(Id, _paths.HostHome, _options.VmDiskQuota, logger);
         _lifecycle = new SessionLifecycle(_store, Id);
         var recovered = _lifecycle.RecoverAfterRestart();
         _events = new EventPipeline(Id, _store, new StreamPublisher(this.GetStreamProvider(AgentOsNames.StreamProvider), Id), logger, _options.StorageRetryTimeout, disk);
@@ -84,6 +86,7 @@ internal sealed class VmGrain(
         await Task.WhenAll(_sessions.Values.Select(s => StopSessionAsync(s, StopCause.Sleep)));
         _sessions.Clear();
         await _events.DisposeAsync();
+        _homeQuota.Dispose();
         var unused = _pristine && _store.CountSessions() == 0;
         _store.Dispose();
         if (unused || _destroying)
@@ -451,10 +454,8 @@ internal sealed class VmGrain(
     {
         var agents = _sessions.Values.Where(s => !s.Exited.IsCompleted).Select(s => s.Usage()).ToList();
         var home = _paths.HostHome;
-        var bytes = await Task.Run(() => Directory.Exists(home)
-            ? new DirectoryInfo(home).EnumerateFiles("*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true, AttributesToSkip = FileAttributes.ReparsePoint }).Sum(f => f.Length)
-            : 0);
-        return new VmInfo { VmId = Id, HomeBytes = bytes, Agents = agents };
+        var bytes = await Task.Run(() => HomeQuota.Measure(home));
+        return new VmInfo { VmId = Id, HomeBytes = bytes, DiskQuotaBytes = _options.VmDiskQuota, Agents = agents };
     }
 
     public Task<IReadOnlyList<string>> ListSessions() =>
