@@ -129,6 +129,7 @@ internal sealed class BenchRun(AgentCommand agent, IReadOnlyDictionary<string, s
     {
         await Task.Delay(1000);
         recorder.Add("rss.idle", MachineInfo.RssMiB(_server.Pid));
+        AddTree("idle");
         recorder.Add("rss.idle.anon", MachineInfo.RssMiB(_server.Pid, "RssAnon"));
         recorder.Add("rss.idle.file", MachineInfo.RssMiB(_server.Pid, "RssFile"));
         recorder.Add("rss.idle.shmem", MachineInfo.RssMiB(_server.Pid, "RssShmem"));
@@ -140,6 +141,7 @@ internal sealed class BenchRun(AgentCommand agent, IReadOnlyDictionary<string, s
         _memSessions.Add((first, session.SessionId));
         await Task.Delay(1000);
         recorder.Add("rss.vm1", MachineInfo.RssMiB(_server.Pid));
+        AddTree("vm1");
 
         for (var i = 1; i < plan.ConcurrentVms; i++)
         {
@@ -149,6 +151,15 @@ internal sealed class BenchRun(AgentCommand agent, IReadOnlyDictionary<string, s
 
         await Task.Delay(1000);
         recorder.Add("rss.vm10", MachineInfo.RssMiB(_server.Pid));
+        AddTree("vm10");
+    }
+
+    /// <summary>The whole tree's memory: the server with its agents and what confines them.</summary>
+    private void AddTree(string key)
+    {
+        var (rss, pss) = MachineInfo.TreeMiB(_server.Pid);
+        recorder.Add($"tree.rss.{key}", rss);
+        recorder.Add($"tree.pss.{key}", pss);
     }
 
     /// <summary>Bare handshake, then first CreateSession in a new VM; bare again, then the next in that VM. Paired per sample.</summary>

@@ -103,4 +103,57 @@ internal sealed record MachineInfo(
             return double.NaN;
         }
     }
+
+    /// <summary>
+    /// RSS and PSS of a process with all its descendants (the server, its agents, their sandboxes and network helpers),
+    /// in MiB: RSS counts shared pages once per process, PSS divides each among the processes that map it.
+    /// </summary>
+    public static (double Rss, double Pss) TreeMiB(int root)
+    {
+        var children = new Dictionary<int, List<int>>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var ppid = int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1], CultureInfo.InvariantCulture);
+                (children.TryGetValue(ppid, out var list) ? list : children[ppid] = []).Add(pid);
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        double rss = 0, pss = 0;
+        var pending = new Stack<int>([root]);
+        while (pending.TryPop(out var pid))
+        {
+            rss += Rollup(pid, "Rss:");
+            pss += Rollup(pid, "Pss:");
+            foreach (var child in children.GetValueOrDefault(pid) ?? [])
+            {
+                pending.Push(child);
+            }
+        }
+
+        return (rss, pss);
+    }
+
+    private static double Rollup(int pid, string field)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/smaps_rollup").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
 }

@@ -110,7 +110,7 @@ var notes = new List<string>
     "Each figure is the median over the runs of one value per run; sub-millisecond operations are sampled many times within a run and the run's value is their median.",
     "\"server adds\" = server time − bare time, paired: each server measurement is preceded by its bare measurement in the same run.",
     "Bare = the ACP client the server uses (AgentOs.Acp AcpConnection), in the bench process, speaking straight to the same agent command over stdio, with the same minimal environment the server gives agents.",
-    "RSS is VmRSS of the server process only; agents are separate processes.",
+    "server RSS is VmRSS of the server process only; the whole-tree rows add its agents (the bench agent is a .NET process), their bubblewrap and network helpers.",
 };
 if (failedChecks.Count > 0 || recorder.HasFailures)
 {
