@@ -37,7 +37,7 @@ public sealed class InitializeResponse
     [JsonPropertyName("protocolVersion")] public int ProtocolVersion { get; init; }
     [JsonPropertyName("agentCapabilities")] public AgentCapabilitiesWire? AgentCapabilities { get; init; }
     [JsonPropertyName("agentInfo")] public Implementation? AgentInfo { get; init; }
-    [JsonPropertyName("authMethods")] public JsonElement AuthMethods { get; init; }
+    [JsonPropertyName("authMethods"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? AuthMethods { get; init; }
 }
 
 public sealed class AgentCapabilitiesWire
@@ -45,7 +45,10 @@ public sealed class AgentCapabilitiesWire
     [JsonPropertyName("loadSession")] public bool LoadSession { get; init; }
     [JsonPropertyName("promptCapabilities")] public PromptCapabilitiesWire? PromptCapabilities { get; init; }
     [JsonPropertyName("mcpCapabilities")] public McpCapabilitiesWire? McpCapabilities { get; init; }
-    [JsonPropertyName("sessionCapabilities")] public JsonElement SessionCapabilities { get; init; }
+    [JsonPropertyName("sessionCapabilities"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? SessionCapabilities { get; init; }
+
+    /// <summary>True when the agent advertises <c>sessionCapabilities.resume</c>.</summary>
+    [JsonIgnore] public bool CanResume => SessionCapabilities is { ValueKind: JsonValueKind.Object } session && session.TryGetProperty("resume", out _);
 }
 
 public sealed class PromptCapabilitiesWire
@@ -148,13 +151,13 @@ public sealed class ConfigOptionWire
     [JsonPropertyName("description")] public string? Description { get; init; }
     [JsonPropertyName("category")] public string? Category { get; init; }
     [JsonPropertyName("type")] public string? Type { get; init; }
-    [JsonPropertyName("currentValue")] public JsonElement CurrentValue { get; init; }
+    [JsonPropertyName("currentValue"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? CurrentValue { get; init; }
     [JsonPropertyName("options")] public IReadOnlyList<ConfigOptionValueWire>? Options { get; init; }
 }
 
 public sealed class ConfigOptionValueWire
 {
-    [JsonPropertyName("value")] public JsonElement Value { get; init; }
+    [JsonPropertyName("value"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? Value { get; init; }
     [JsonPropertyName("name")] public string? Name { get; init; }
     [JsonPropertyName("description")] public string? Description { get; init; }
 }
@@ -247,7 +250,7 @@ public sealed class PermissionOptionWire
 public sealed class RequestPermissionRequest
 {
     [JsonPropertyName("sessionId")] public string? SessionId { get; init; }
-    [JsonPropertyName("toolCall")] public JsonElement ToolCall { get; init; }
+    [JsonPropertyName("toolCall"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? ToolCall { get; init; }
     [JsonPropertyName("options")] public IReadOnlyList<PermissionOptionWire> Options { get; init; } = [];
 }
 

@@ -58,10 +58,10 @@ public sealed class TypedRequestTests
         response.AgentCapabilities.PromptCapabilities.EmbeddedContext.Should().BeTrue();
         response.AgentCapabilities.McpCapabilities!.Http.Should().BeTrue();
         response.AgentCapabilities.McpCapabilities.Sse.Should().BeFalse();
-        response.AgentCapabilities.SessionCapabilities.TryGetProperty("resume", out _).Should().BeTrue();
+        response.AgentCapabilities.CanResume.Should().BeTrue();
         response.AgentInfo!.Name.Should().Be("pi-acp");
         response.AgentInfo.Version.Should().Be("0.0.24");
-        response.AuthMethods.GetArrayLength().Should().Be(1);
+        response.AuthMethods!.Value.GetArrayLength().Should().Be(1);
     }
 
     [Fact]
@@ -310,8 +310,8 @@ public sealed class TypedRequestTests
 
         var options = (await set.WaitAsync(TestTimeouts.Signal)).ConfigOptions!;
         options.Select(o => o.Id).Should().Equal("thought", "mode");
-        options[0].CurrentValue.GetString().Should().Be("high");
-        options[0].Options!.Select(v => v.Value.GetString()).Should().Equal("low", "high");
+        options[0].CurrentValue!.Value.GetString().Should().Be("high");
+        options[0].Options!.Select(v => v.Value!.Value.GetString()).Should().Equal("low", "high");
     }
 
     [Fact]

@@ -130,6 +130,16 @@ internal sealed class Agent
 
     private JsonObject Initialize()
     {
+        if (_options.Minimal)
+        {
+            return new JsonObject { ["protocolVersion"] = 1 };
+        }
+
+        if (_options.SparseCapabilities)
+        {
+            return new JsonObject { ["protocolVersion"] = 1, ["agentCapabilities"] = new JsonObject { ["loadSession"] = false } };
+        }
+
         var sessionCapabilities = new JsonObject();
         if (_options.ResumeSession)
         {
@@ -205,7 +215,7 @@ internal sealed class Agent
     }
 
     /// <summary>Modes and config options; with --legacy-config, modes and models and no config options (as pi and Claude Code do).</summary>
-    private JsonObject SetupReply(Session session) => _options.LegacyConfig
+    private JsonObject SetupReply(Session session) => _options.Minimal || _options.SparseCapabilities ? new JsonObject() : _options.LegacyConfig
         ? new JsonObject { ["modes"] = session.ModesJson(), ["models"] = session.ModelsJson() }
         : new JsonObject { ["modes"] = session.ModesJson(), ["configOptions"] = session.ConfigOptionsJson() };
 

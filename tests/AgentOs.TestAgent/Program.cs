@@ -13,6 +13,12 @@ internal sealed record Options(
     bool LegacyConfig,
     IReadOnlyList<string> Args)
 {
+    /// <summary>--minimal: every reply carries only the fields ACP v1 requires (no capabilities, agent info, modes or config).</summary>
+    public bool Minimal { get; init; }
+
+    /// <summary>--sparse-capabilities: <c>agentCapabilities</c> with <c>loadSession</c> alone (its optional objects left out).</summary>
+    public bool SparseCapabilities { get; init; }
+
     /// <summary>The file named by <c>--instructions-file</c>: what the server handed over as instructions.</summary>
     public string? InstructionsFile { get; init; }
 }
@@ -23,7 +29,7 @@ internal static class Program
     {
         var name = "agentos-test-agent";
         string? instructionsFile = null;
-        bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false, legacyConfig = false;
+        bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false, legacyConfig = false, minimal = false, sparse = false;
 
         for (var i = 0; i < args.Length; i++)
         {
@@ -47,13 +53,15 @@ internal static class Program
                 case "--mcp-http": mcpHttp = true; break;
                 case "--chatty": chatty = true; break;
                 case "--legacy-config": legacyConfig = true; break;
+                case "--minimal": minimal = true; break;
+                case "--sparse-capabilities": sparse = true; break;
                 case "--name" when i + 1 < args.Length: name = args[++i]; break;
                 case "--instructions-file" when i + 1 < args.Length: instructionsFile = args[++i]; break;
                 default: Console.Error.WriteLine($"test agent: ignoring unknown argument '{args[i]}'"); break;
             }
         }
 
-        var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, legacyConfig, args) { InstructionsFile = instructionsFile };
+        var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, legacyConfig, args) { InstructionsFile = instructionsFile, Minimal = minimal, SparseCapabilities = sparse };
         using var wire = new Wire(Console.OpenStandardOutput());
         var agent = new Agent(wire, options);
 

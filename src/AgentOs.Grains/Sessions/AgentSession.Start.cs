@@ -89,7 +89,7 @@ internal sealed partial class AgentSession
 
     private async Task<(SessionSetupResponse Setup, string Path)> RestoreAsync(ResumePlan resume, AgentCapabilitiesWire? capabilities, string vmCwd, IReadOnlyList<McpServerWire> mcpServers, CancellationToken cancellationToken)
     {
-        var canResume = capabilities is not null && capabilities.SessionCapabilities.ValueKind == JsonValueKind.Object && capabilities.SessionCapabilities.TryGetProperty("resume", out _);
+        var canResume = capabilities?.CanResume == true;
         if (resume.AcpSessionId is { } acpSessionId && capabilities?.LoadSession == true)
         {
             // The agent replays the conversation as notifications before it answers; the transcript

@@ -23,7 +23,7 @@ internal static class SessionInfoMapping
                 PromptEmbeddedContext = caps?.PromptCapabilities?.EmbeddedContext ?? false,
                 McpHttp = caps?.McpCapabilities?.Http ?? false,
                 McpSse = caps?.McpCapabilities?.Sse ?? false,
-                SessionResume = caps is not null && caps.SessionCapabilities.ValueKind == JsonValueKind.Object && caps.SessionCapabilities.TryGetProperty("resume", out _),
+                SessionResume = caps?.CanResume == true,
                 Json = caps is null ? "{}" : JsonSerializer.Serialize(caps, AcpJsonContext.Default.AgentCapabilitiesWire),
             },
             AgentInfo = init.AgentInfo is { } info ? new AgentInfo(info.Name, info.Title, info.Version) : null,
@@ -47,10 +47,10 @@ internal static class SessionInfoMapping
         Options = (option.Options ?? []).Select(o => new ConfigOptionValue(AsText(o.Value) ?? "", o.Name, o.Description)).ToList(),
     };
 
-    private static string? AsText(JsonElement value) => value.ValueKind switch
+    private static string? AsText(JsonElement? value) => value?.ValueKind switch
     {
-        JsonValueKind.String => value.GetString(),
-        JsonValueKind.Undefined or JsonValueKind.Null => null,
-        _ => value.GetRawText(),
+        JsonValueKind.String => value.Value.GetString(),
+        null or JsonValueKind.Undefined or JsonValueKind.Null => null,
+        _ => value.Value.GetRawText(),
     };
 }

@@ -1,0 +1,34 @@
+using AgentOs.Client;
+using AgentOs.Server.Tests.Infrastructure;
+
+namespace AgentOs.Server.Tests;
+
+/// <summary>
+/// Issue 15, conformance: every optional field of ACP v1 is optional in fact. Before, an agent whose
+/// <c>initialize</c> result left out <c>agentCapabilities</c> could not start a session
+/// (<c>AgentStartFailed: Operation is not valid due to the current state of the object.</c>).
+/// </summary>
+public sealed class AcpConformanceTests
+{
+    [Theory]
+    [InlineData("--minimal")]
+    [InlineData("--sparse-capabilities")]
+    public async Task AnAgentSendingOnlyRequiredFields_Streams_Resumes_AndReportsNoCapabilities(string mode)
+    {
+        await using var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("minimal", mode));
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var vm = client.Vm("minimal");
+
+        var session = await vm.CreateSessionAsync("minimal");
+
+        session.Info!.Capabilities.SessionResume.Should().BeFalse();
+        session.Info!.Capabilities.PromptImage.Should().BeFalse();
+        (await session.SendPromptAsync("chunks 3")).StopReason.Should().Be("end_turn");
+        (await vm.GetModesAsync(session.SessionId)).Should().BeNull("the agent reported no modes");
+        (await vm.GetConfigOptionsAsync(session.SessionId)).Should().BeEmpty();
+
+        await vm.CloseSessionAsync(session.SessionId);
+        await vm.ResumeSessionAsync(session.SessionId);
+        (await vm.Session(session.SessionId).SendPromptAsync("ping")).Text.Should().StartWith("echo: ping", "no session/load or session/resume: the transcript is replayed into a new session");
+    }
+}
