@@ -23,7 +23,7 @@ public sealed class AgentOsOptions
     /// <summary>Timeout of other ACP requests. Default 2 minutes.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>How long an agent gets to exit after its stdin closes, before it is terminated. Default 2 s.</summary>
+    /// <summary>How long an agent gets to exit after its SIGTERM (sent to its own process 250 ms after its stdin closes), before it is killed. Default 2 s.</summary>
     public TimeSpan AgentStopGracePeriod { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>

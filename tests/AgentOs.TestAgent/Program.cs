@@ -29,7 +29,7 @@ internal static class Program
     {
         var name = "agentos-test-agent";
         string? instructionsFile = null;
-        bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false, legacyConfig = false, minimal = false, sparse = false;
+        bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false, legacyConfig = false, minimal = false, sparse = false, termOnly = false;
 
         for (var i = 0; i < args.Length; i++)
         {
@@ -55,12 +55,20 @@ internal static class Program
                 case "--legacy-config": legacyConfig = true; break;
                 case "--minimal": minimal = true; break;
                 case "--sparse-capabilities": sparse = true; break;
+                case "--term-only": termOnly = true; break; // as Claude Code: stdin's EOF and SIGINT do not stop it, SIGTERM does
                 case "--name" when i + 1 < args.Length: name = args[++i]; break;
                 case "--instructions-file" when i + 1 < args.Length: instructionsFile = args[++i]; break;
                 default: Console.Error.WriteLine($"test agent: ignoring unknown argument '{args[i]}'"); break;
             }
         }
 
+        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            Console.Error.WriteLine("test agent: SIGTERM, exiting");
+            Environment.Exit(0);
+        });
+        using var interrupt = termOnly ? System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, context => context.Cancel = true) : null;
         var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, legacyConfig, args) { InstructionsFile = instructionsFile, Minimal = minimal, SparseCapabilities = sparse };
         using var wire = new Wire(Console.OpenStandardOutput());
         var agent = new Agent(wire, options);
@@ -74,6 +82,12 @@ internal static class Program
         }
 
         wire.TryFlush();
+        if (termOnly)
+        {
+            Console.Error.WriteLine("test agent: stdin closed, waiting for SIGTERM (--term-only)");
+            Thread.Sleep(Timeout.Infinite);
+        }
+
         return 0;
     }
 }

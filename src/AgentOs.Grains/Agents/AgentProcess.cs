@@ -10,7 +10,7 @@ namespace AgentOs.Agents;
 /// streams (no copy), stderr read line by line into a bounded tail and a callback, and the host's
 /// environment removed: the agent sees only <see cref="AgentLaunch.Env"/>.
 /// </summary>
-internal sealed class AgentProcess : IAsyncDisposable
+internal sealed partial class AgentProcess : IAsyncDisposable
 {
     private const int TailLines = 40;
 
@@ -160,8 +160,9 @@ internal sealed class AgentProcess : IAsyncDisposable
     public void ReleaseStandardOutput() => _stdoutReleased.TrySetResult();
 
     /// <summary>
-    /// Stops the process: close stdin and wait <paramref name="grace"/>, then SIGINT and wait, then
-    /// kill the whole process tree. Returns the exit code.
+    /// Stops the process: close stdin and give the agent a moment to take the hint (most exit at EOF); then SIGTERM to
+    /// the agent's own process (inside the sandbox, not bubblewrap, which does not pass signals on) and wait
+    /// <paramref name="grace"/>; then kill the whole process tree. Returns the exit code, and whether a kill was needed.
     /// </summary>
     public async Task<(int ExitCode, bool Killed)> StopAsync(TimeSpan grace)
     {
@@ -174,12 +175,16 @@ internal sealed class AgentProcess : IAsyncDisposable
         {
         }
 
-        if (await WaitAsync(grace).ConfigureAwait(false))
+        if (await WaitAsync(grace < EofGrace ? grace : EofGrace).ConfigureAwait(false))
         {
             return (await _exit.ConfigureAwait(false), false);
         }
 
-        await _graceful.CancelAsync().ConfigureAwait(false);
+        if (!Terminate())
+        {
+            await _graceful.CancelAsync().ConfigureAwait(false); // SIGINT to what was started, the old way
+        }
+
         if (await WaitAsync(grace).ConfigureAwait(false))
         {
             return (await _exit.ConfigureAwait(false), false);
@@ -189,6 +194,51 @@ internal sealed class AgentProcess : IAsyncDisposable
         await WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         return (_exit.IsCompleted ? await _exit.ConfigureAwait(false) : 137, true);
     }
+
+    /// <summary>How long an agent gets after stdin's EOF before its SIGTERM: agents that exit at EOF do it in milliseconds.</summary>
+    private static readonly TimeSpan EofGrace = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// SIGTERM to the agent itself: the first process at or under <see cref="Pid"/> that is not bubblewrap (the launcher
+    /// shell and <c>prlimit</c> exec into it; bubblewrap forks it inside the PID namespace). False when none was found.
+    /// </summary>
+    private bool Terminate()
+    {
+        var pending = new Queue<int>([Pid]);
+        for (var seen = 0; pending.TryDequeue(out var pid) && seen < 16; seen++)
+        {
+            string comm;
+            try
+            {
+                comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+
+            if (comm != "bwrap")
+            {
+                return SendSignal(pid, 15) == 0;
+            }
+
+            try
+            {
+                foreach (var child in File.ReadAllText($"/proc/{pid}/task/{pid}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    pending.Enqueue(int.Parse(child, System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return false;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SendSignal(int pid, int signal);
 
     /// <summary>Kills the process and its children at once.</summary>
     public void Kill()

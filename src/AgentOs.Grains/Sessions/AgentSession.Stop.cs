@@ -86,7 +86,7 @@ internal sealed partial class AgentSession
         _process.Kill(); // what it started dies with its cgroup once it has exited
     }
 
-    /// <summary>Stops the agent gracefully (stdin closed, then SIGINT, then kill) and waits for its exit to be recorded.</summary>
+    /// <summary>Stops the agent gracefully (stdin closed, then SIGTERM to the agent itself, then kill) and waits for its exit to be recorded.</summary>
     public async Task<AgentExit> StopAsync()
     {
         _stopping = true;
