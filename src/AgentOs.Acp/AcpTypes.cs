@@ -48,7 +48,12 @@ public sealed class AgentCapabilitiesWire
     [JsonPropertyName("sessionCapabilities"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? SessionCapabilities { get; init; }
 
     /// <summary>True when the agent advertises <c>sessionCapabilities.resume</c>.</summary>
-    [JsonIgnore] public bool CanResume => SessionCapabilities is { ValueKind: JsonValueKind.Object } session && session.TryGetProperty("resume", out _);
+    [JsonIgnore] public bool CanResume => Advertises("resume");
+
+    /// <summary>True when the agent advertises <c>sessionCapabilities.close</c>.</summary>
+    [JsonIgnore] public bool CanClose => Advertises("close");
+
+    private bool Advertises(string method) => SessionCapabilities is { ValueKind: JsonValueKind.Object } session && session.TryGetProperty(method, out var value) && value.ValueKind != JsonValueKind.Null;
 }
 
 public sealed class PromptCapabilitiesWire

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using AgentOs.Client;
 using AgentOs.Server.Tests.Infrastructure;
 
@@ -30,5 +31,23 @@ public sealed class AcpConformanceTests
         await vm.CloseSessionAsync(session.SessionId);
         await vm.ResumeSessionAsync(session.SessionId);
         (await vm.Session(session.SessionId).SendPromptAsync("ping")).Text.Should().StartWith("echo: ping", "no session/load or session/resume: the transcript is replayed into a new session");
+    }
+
+    [Fact]
+    public async Task CloseSession_SendsSessionClose_ToAnAgentThatAdvertisesIt_ButSleepDoesNot()
+    {
+        await using var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("closing", "--session-close"));
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var vm = client.Vm("closing");
+        var slept = await vm.CreateSessionAsync("closing");
+        await vm.SleepAsync();
+        await vm.ResumeSessionAsync(slept.SessionId);
+        await vm.CloseSessionAsync(slept.SessionId);
+
+        var exits = (await vm.GetEventsAsync(slept.SessionId)).Where(e => e.Method == AgentOsEventMethods.AgentExit)
+            .Select(e => JsonDocument.Parse(e.Params).RootElement.GetProperty("stderrTail").GetString()).ToList();
+        exits.Should().HaveCount(2);
+        exits[0].Should().NotContain("session/close", "a VM going to sleep keeps its sessions");
+        exits[1].Should().Contain($"session/close ts-", "a closed session is closed in the agent before it stops");
     }
 }

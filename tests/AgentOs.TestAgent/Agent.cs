@@ -112,6 +112,10 @@ internal sealed class Agent
             case "session/prompt":
                 Prompt(id, parameters);
                 break;
+            case "session/close" when _options.SessionClose:
+                Console.Error.WriteLine($"test agent: session/close {Text(parameters, "sessionId")}");
+                _wire.Respond(id, new JsonObject());
+                break;
             case "session/set_mode":
                 SetMode(id, parameters);
                 break;
@@ -144,6 +148,11 @@ internal sealed class Agent
         if (_options.ResumeSession)
         {
             sessionCapabilities["resume"] = new JsonObject();
+        }
+
+        if (_options.SessionClose)
+        {
+            sessionCapabilities["close"] = new JsonObject();
         }
         return new JsonObject
         {

@@ -19,6 +19,9 @@ internal sealed record Options(
     /// <summary>--sparse-capabilities: <c>agentCapabilities</c> with <c>loadSession</c> alone (its optional objects left out).</summary>
     public bool SparseCapabilities { get; init; }
 
+    /// <summary>--session-close: advertises <c>sessionCapabilities.close</c> and answers <c>session/close</c> (said on stderr).</summary>
+    public bool SessionClose { get; init; }
+
     /// <summary>The file named by <c>--instructions-file</c>: what the server handed over as instructions.</summary>
     public string? InstructionsFile { get; init; }
 }
@@ -29,7 +32,7 @@ internal static class Program
     {
         var name = "agentos-test-agent";
         string? instructionsFile = null;
-        bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false, legacyConfig = false, minimal = false, sparse = false, termOnly = false;
+        bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false, legacyConfig = false, minimal = false, sparse = false, termOnly = false, sessionClose = false;
 
         for (var i = 0; i < args.Length; i++)
         {
@@ -55,6 +58,7 @@ internal static class Program
                 case "--legacy-config": legacyConfig = true; break;
                 case "--minimal": minimal = true; break;
                 case "--sparse-capabilities": sparse = true; break;
+                case "--session-close": sessionClose = true; break;
                 case "--term-only": termOnly = true; break; // as Claude Code: stdin's EOF and SIGINT do not stop it, SIGTERM does
                 case "--name" when i + 1 < args.Length: name = args[++i]; break;
                 case "--instructions-file" when i + 1 < args.Length: instructionsFile = args[++i]; break;
@@ -69,7 +73,7 @@ internal static class Program
             Environment.Exit(0);
         });
         using var interrupt = termOnly ? System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, context => context.Cancel = true) : null;
-        var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, legacyConfig, args) { InstructionsFile = instructionsFile, Minimal = minimal, SparseCapabilities = sparse };
+        var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, legacyConfig, args) { InstructionsFile = instructionsFile, Minimal = minimal, SparseCapabilities = sparse, SessionClose = sessionClose };
         using var wire = new Wire(Console.OpenStandardOutput());
         var agent = new Agent(wire, options);
 

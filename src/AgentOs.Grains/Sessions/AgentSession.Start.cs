@@ -64,6 +64,7 @@ internal sealed partial class AgentSession
             Options.InitializeTimeout, cancellationToken));
 
         var capabilities = init.AgentCapabilities;
+        _canClose = capabilities?.CanClose == true;
         var mcpServers = McpServerMapping.ToWire(options.McpServers, capabilities);
         var (setup, path) = resume is null
             ? (await NewSessionAsync(vmCwd, mcpServers, cancellationToken), "new")

@@ -1,3 +1,4 @@
+using AgentOs.Acp;
 using AgentOs.Layout;
 
 namespace AgentOs.Sessions;
@@ -86,13 +87,29 @@ internal sealed partial class AgentSession
         _process.Kill(); // what it started dies with its cgroup once it has exited
     }
 
-    /// <summary>Stops the agent gracefully (stdin closed, then SIGTERM to the agent itself, then kill) and waits for its exit to be recorded.</summary>
-    public async Task<AgentExit> StopAsync()
+    /// <summary>
+    /// Stops the agent gracefully (stdin closed, then SIGTERM to the agent itself, then kill) and waits for its exit to be
+    /// recorded. <paramref name="closing"/>: the session ends for good, so an agent that advertises <c>session/close</c> is
+    /// sent it first (it frees the session's work; a refusal or no answer within 2 s is logged and the stop goes on).
+    /// </summary>
+    public async Task<AgentExit> StopAsync(bool closing = false)
     {
         _stopping = true;
         if (_process is null || _connection is null)
         {
             return new AgentExit(null, "", Expected: true); // never started
+        }
+
+        if (closing && _canClose && AcpSessionId is { } acpSessionId && !_exited.Task.IsCompleted)
+        {
+            try
+            {
+                await _connection.CloseSessionAsync(new CloseSessionRequest { SessionId = acpSessionId }, TimeSpan.FromSeconds(2));
+            }
+            catch (Exception ex) when (ex is AcpException or TimeoutException or OperationCanceledException or IOException)
+            {
+                Log.SessionCloseFailed(_context.Logger, _context.VmId, SessionId, ex.Message);
+            }
         }
 
         if (!_exited.Task.IsCompleted)

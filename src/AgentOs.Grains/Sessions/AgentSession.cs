@@ -62,6 +62,9 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     /// <summary>The home's size when the agent was stopped for passing the VM's disk quota; 0 while it was not.</summary>
     private long _diskStop;
 
+    /// <summary>The agent advertises <c>session/close</c>: a closing session is closed in the agent before it stops.</summary>
+    private bool _canClose;
+
     private AgentSession(SessionContext context, string sessionId, AgentType agentType)
     {
         _context = context;
