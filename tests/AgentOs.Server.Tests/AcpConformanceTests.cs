@@ -50,4 +50,24 @@ public sealed class AcpConformanceTests
         exits[0].Should().NotContain("session/close", "a VM going to sleep keeps its sessions");
         exits[1].Should().Contain($"session/close ts-", "a closed session is closed in the agent before it stops");
     }
+
+    [Fact]
+    public async Task AMaximalAgent_WithMetaEverywhere_UnknownFields_AndUnknownNotifications_WorksAndIsRecorded()
+    {
+        await using var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("maximal", "--maximal"));
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var vm = client.Vm("maximal");
+        var session = await vm.CreateSessionAsync("maximal");
+
+        session.Info!.Capabilities.PromptImage.Should().BeTrue();
+        session.Info.Capabilities.McpSse.Should().BeTrue();
+        (await session.SendPromptAsync("future")).Text.Should().Be("after the future");
+        (await session.SendPromptAsync("chunks 3")).StopReason.Should().Be("end_turn", "what the host did not know was not fatal");
+
+        var events = await vm.GetEventsAsync(session.SessionId);
+        events.Should().Contain(e => e.GetUpdateKind() == "future_kind", "an update kind the host does not know is recorded as it came");
+        events.Should().Contain(e => e.Method == "session/future_notification", "so is a notification it does not know");
+        events.Should().Contain(e => e.Method == "_vendor.example/announce", "and an extension notification");
+        await vm.CloseSessionAsync(session.SessionId);
+    }
 }

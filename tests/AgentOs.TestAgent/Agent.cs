@@ -139,6 +139,27 @@ internal sealed class Agent
             return new JsonObject { ["protocolVersion"] = 1 };
         }
 
+        if (_options.Maximal)
+        {
+            return new JsonObject
+            {
+                ["protocolVersion"] = 1,
+                ["agentCapabilities"] = new JsonObject
+                {
+                    ["loadSession"] = false,
+                    ["promptCapabilities"] = new JsonObject { ["image"] = true, ["audio"] = true, ["embeddedContext"] = true, ["_meta"] = Meta(), ["future"] = 1 },
+                    ["mcpCapabilities"] = new JsonObject { ["http"] = true, ["sse"] = true, ["_meta"] = Meta() },
+                    ["sessionCapabilities"] = new JsonObject { ["close"] = new JsonObject { ["_meta"] = Meta() }, ["future"] = new JsonObject(), ["_meta"] = Meta() },
+                    ["_meta"] = Meta(),
+                    ["futureCapability"] = new JsonObject { ["x"] = 1 },
+                },
+                ["agentInfo"] = new JsonObject { ["name"] = _options.Name, ["title"] = "maximal", ["version"] = "9.9.9", ["_meta"] = Meta() },
+                ["authMethods"] = new JsonArray(new JsonObject { ["id"] = "key", ["name"] = "API key", ["description"] = "an API key", ["_meta"] = Meta() }),
+                ["_meta"] = Meta(),
+                ["futureField"] = "a field no schema has",
+            };
+        }
+
         if (_options.SparseCapabilities)
         {
             return new JsonObject { ["protocolVersion"] = 1, ["agentCapabilities"] = new JsonObject { ["loadSession"] = false } };
@@ -224,7 +245,12 @@ internal sealed class Agent
     }
 
     /// <summary>Modes and config options; with --legacy-config, modes and models and no config options (as pi and Claude Code do).</summary>
-    private JsonObject SetupReply(Session session) => _options.Minimal || _options.SparseCapabilities ? new JsonObject() : _options.LegacyConfig
+    /// <summary>A <c>_meta</c> object as an agent vendor might send it.</summary>
+    public static JsonObject Meta() => new() { ["vendor.example/trace"] = Guid.NewGuid().ToString("N"), ["nested"] = new JsonObject { ["n"] = 1 } };
+
+    private JsonObject SetupReply(Session session) => _options.Maximal
+        ? new JsonObject { ["modes"] = session.ModesJson(), ["configOptions"] = session.ConfigOptionsJson(), ["_meta"] = Meta(), ["futureField"] = true }
+        : _options.Minimal || _options.SparseCapabilities ? new JsonObject() : _options.LegacyConfig
         ? new JsonObject { ["modes"] = session.ModesJson(), ["models"] = session.ModelsJson() }
         : new JsonObject { ["modes"] = session.ModesJson(), ["configOptions"] = session.ConfigOptionsJson() };
 
@@ -274,7 +300,9 @@ internal sealed class Agent
                 _wire.RespondError(replyId, -32603, $"Internal error: {e.Message}");
                 return;
             }
-            _wire.Respond(replyId, new JsonObject { ["stopReason"] = stopReason });
+            _wire.Respond(replyId, _options.Maximal
+                ? new JsonObject { ["stopReason"] = stopReason, ["_meta"] = Meta(), ["futureField"] = 1 }
+                : new JsonObject { ["stopReason"] = stopReason });
         });
     }
 

@@ -22,6 +22,12 @@ internal sealed record Options(
     /// <summary>--session-close: advertises <c>sessionCapabilities.close</c> and answers <c>session/close</c> (said on stderr).</summary>
     public bool SessionClose { get; init; }
 
+    /// <summary>
+    /// --maximal: every optional field, <c>_meta</c> on every object, fields no schema has, and (script <c>future</c>)
+    /// notifications and update kinds the host does not know.
+    /// </summary>
+    public bool Maximal { get; init; }
+
     /// <summary>The file named by <c>--instructions-file</c>: what the server handed over as instructions.</summary>
     public string? InstructionsFile { get; init; }
 }
@@ -32,7 +38,7 @@ internal static class Program
     {
         var name = "agentos-test-agent";
         string? instructionsFile = null;
-        bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false, legacyConfig = false, minimal = false, sparse = false, termOnly = false, sessionClose = false;
+        bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false, legacyConfig = false, minimal = false, sparse = false, termOnly = false, sessionClose = false, maximal = false;
 
         for (var i = 0; i < args.Length; i++)
         {
@@ -59,6 +65,7 @@ internal static class Program
                 case "--minimal": minimal = true; break;
                 case "--sparse-capabilities": sparse = true; break;
                 case "--session-close": sessionClose = true; break;
+                case "--maximal": maximal = true; sessionClose = true; break;
                 case "--term-only": termOnly = true; break; // as Claude Code: stdin's EOF and SIGINT do not stop it, SIGTERM does
                 case "--name" when i + 1 < args.Length: name = args[++i]; break;
                 case "--instructions-file" when i + 1 < args.Length: instructionsFile = args[++i]; break;
@@ -73,7 +80,7 @@ internal static class Program
             Environment.Exit(0);
         });
         using var interrupt = termOnly ? System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, context => context.Cancel = true) : null;
-        var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, legacyConfig, args) { InstructionsFile = instructionsFile, Minimal = minimal, SparseCapabilities = sparse, SessionClose = sessionClose };
+        var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, legacyConfig, args) { InstructionsFile = instructionsFile, Minimal = minimal, SparseCapabilities = sparse, SessionClose = sessionClose, Maximal = maximal };
         using var wire = new Wire(Console.OpenStandardOutput());
         var agent = new Agent(wire, options);
 

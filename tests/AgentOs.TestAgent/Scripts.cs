@@ -234,6 +234,19 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
 
                 Say(session, $"allocated {mib} MiB");
                 break;
+            case "future":
+                // What a newer agent may send: an update kind, a notification and an extension method the host does not know.
+                wire.Notify(session.Id, new JsonObject { ["sessionUpdate"] = "future_kind", ["x"] = 1, ["_meta"] = Agent.Meta() });
+                wire.WriteRaw(System.Text.Encoding.UTF8.GetBytes($"{{\"jsonrpc\":\"2.0\",\"method\":\"session/future_notification\",\"params\":{{\"sessionId\":\"{session.Id}\",\"_meta\":{{}}}}}}\n"));
+                wire.WriteRaw("{\"jsonrpc\":\"2.0\",\"method\":\"_vendor.example/announce\",\"params\":{\"a\":1}}\n"u8);
+                wire.Notify(session.Id, new JsonObject
+                {
+                    ["sessionUpdate"] = "agent_message_chunk",
+                    ["content"] = new JsonObject { ["type"] = "text", ["text"] = "after the future", ["annotations"] = new JsonObject { ["priority"] = 1 }, ["_meta"] = Agent.Meta() },
+                    ["_meta"] = Agent.Meta(),
+                    ["messageId"] = "m-1",
+                });
+                break;
             case "big" when int.TryParse(rest, CultureInfo.InvariantCulture, out var length):
                 Say(session, new string('x', length));
                 break;
