@@ -84,6 +84,13 @@ public sealed partial class AcpConnection
         SendAcknowledgedAsync(AcpMethods.SessionClose, request, AcpJsonContext.Default.CloseSessionRequest, AcpJsonContext.Default.CloseSessionResponse, timeout, cancellationToken);
 
     /// <summary>
+    /// ACP <c>session/delete</c>: the agent deletes what it keeps of the session (its history, for <c>session/list</c>).
+    /// Only when the agent advertises <c>agentCapabilities.sessionCapabilities.delete</c>.
+    /// </summary>
+    public Task<CloseSessionResponse> DeleteSessionAsync(CloseSessionRequest request, TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        SendAcknowledgedAsync(AcpMethods.SessionDelete, request, AcpJsonContext.Default.CloseSessionRequest, AcpJsonContext.Default.CloseSessionResponse, timeout, cancellationToken);
+
+    /// <summary>
     /// A request whose answer is an acknowledgement (an object with at most <c>_meta</c>): agents
     /// answer these with <c>{}</c>, <c>null</c> or anything else, and all of them mean "done".
     /// </summary>

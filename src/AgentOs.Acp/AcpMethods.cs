@@ -13,6 +13,7 @@ public static class AcpMethods
     public const string SessionSetModel = "session/set_model";
     public const string SessionSetConfigOption = "session/set_config_option";
     public const string SessionClose = "session/close";
+    public const string SessionDelete = "session/delete";
     public const string SessionUpdate = "session/update";
     public const string SessionRequestPermission = "session/request_permission";
     public const string FsReadTextFile = "fs/read_text_file";

@@ -53,6 +53,9 @@ public sealed class AgentCapabilitiesWire
     /// <summary>True when the agent advertises <c>sessionCapabilities.close</c>.</summary>
     [JsonIgnore] public bool CanClose => Advertises("close");
 
+    /// <summary>True when the agent advertises <c>sessionCapabilities.delete</c>.</summary>
+    [JsonIgnore] public bool CanDelete => Advertises("delete");
+
     private bool Advertises(string method) => SessionCapabilities is { ValueKind: JsonValueKind.Object } session && session.TryGetProperty(method, out var value) && value.ValueKind != JsonValueKind.Null;
 }
 
@@ -217,13 +220,13 @@ public sealed class SetModelResponse
     [JsonPropertyName("_meta"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? Meta { get; init; }
 }
 
-/// <summary>ACP <c>session/close</c> (only when the agent advertises <c>sessionCapabilities.close</c>).</summary>
+/// <summary>ACP <c>session/close</c> and <c>session/delete</c> (each only when the agent advertises it in <c>sessionCapabilities</c>).</summary>
 public sealed class CloseSessionRequest
 {
     [JsonPropertyName("sessionId")] public required string SessionId { get; init; }
 }
 
-/// <summary>The answer to <c>session/close</c>: nothing but extension data.</summary>
+/// <summary>The answer to <c>session/close</c> or <c>session/delete</c>: nothing but extension data.</summary>
 public sealed class CloseSessionResponse
 {
     [JsonPropertyName("_meta"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public JsonElement? Meta { get; init; }

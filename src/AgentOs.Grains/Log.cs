@@ -56,8 +56,8 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} could not restore its {Category} '{Value}' after resume: {Reason}")]
     public static partial void ConfigNotRestored(ILogger logger, string vmId, string sessionId, string category, string value, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId}: the agent did not close the session (session/close): {Reason}; stopping it anyway")]
-    public static partial void SessionCloseFailed(ILogger logger, string vmId, string sessionId, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId}: the agent did not answer {Method}: {Reason}; stopping it anyway")]
+    public static partial void SessionEndRefused(ILogger logger, string vmId, string sessionId, string method, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} agent (pid {Pid}) did not exit in time; killed")]
     public static partial void AgentKilled(ILogger logger, string vmId, string sessionId, int pid);

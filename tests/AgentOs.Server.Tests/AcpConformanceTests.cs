@@ -49,6 +49,11 @@ public sealed class AcpConformanceTests
         exits.Should().HaveCount(2);
         exits[0].Should().NotContain("session/close", "a VM going to sleep keeps its sessions");
         exits[1].Should().Contain($"session/close ts-", "a closed session is closed in the agent before it stops");
+        exits[1].Should().NotContain("session/delete");
+
+        var destroyed = await vm.CreateSessionAsync("closing");
+        await vm.DestroySessionAsync(destroyed.SessionId);
+        await Poll.UntilAsync(() => server.Output.Contains("session/delete ts-", StringComparison.Ordinal), "a destroyed session is deleted in the agent (its stderr reaches the server's log)");
     }
 
     [Fact]

@@ -112,8 +112,8 @@ internal sealed class Agent
             case "session/prompt":
                 Prompt(id, parameters);
                 break;
-            case "session/close" when _options.SessionClose:
-                Console.Error.WriteLine($"test agent: session/close {Text(parameters, "sessionId")}");
+            case "session/close" or "session/delete" when _options.SessionClose:
+                Console.Error.WriteLine($"test agent: {method} {Text(parameters, "sessionId")}");
                 _wire.Respond(id, new JsonObject());
                 break;
             case "session/set_mode":
@@ -174,6 +174,7 @@ internal sealed class Agent
         if (_options.SessionClose)
         {
             sessionCapabilities["close"] = new JsonObject();
+            sessionCapabilities["delete"] = new JsonObject();
         }
         return new JsonObject
         {

@@ -19,7 +19,7 @@ internal sealed record Options(
     /// <summary>--sparse-capabilities: <c>agentCapabilities</c> with <c>loadSession</c> alone (its optional objects left out).</summary>
     public bool SparseCapabilities { get; init; }
 
-    /// <summary>--session-close: advertises <c>sessionCapabilities.close</c> and answers <c>session/close</c> (said on stderr).</summary>
+    /// <summary>--session-close: advertises <c>sessionCapabilities.close</c> and <c>delete</c>, and answers both (said on stderr).</summary>
     public bool SessionClose { get; init; }
 
     /// <summary>

@@ -65,6 +65,7 @@ internal sealed partial class AgentSession
 
         var capabilities = init.AgentCapabilities;
         _canClose = capabilities?.CanClose == true;
+        _canDelete = capabilities?.CanDelete == true;
         var mcpServers = McpServerMapping.ToWire(options.McpServers, capabilities);
         var (setup, path) = resume is null
             ? (await NewSessionAsync(vmCwd, mcpServers, cancellationToken), "new")

@@ -89,10 +89,11 @@ internal sealed partial class AgentSession
 
     /// <summary>
     /// Stops the agent gracefully (stdin closed, then SIGTERM to the agent itself, then kill) and waits for its exit to be
-    /// recorded. <paramref name="closing"/>: the session ends for good, so an agent that advertises <c>session/close</c> is
-    /// sent it first (it frees the session's work; a refusal or no answer within 2 s is logged and the stop goes on).
+    /// recorded. <paramref name="ending"/>: the session ends for good, so an agent that advertises <c>session/close</c> is
+    /// sent it first (it frees the session's work), and, when <see cref="SessionEnd.Destroy"/>, <c>session/delete</c> too
+    /// when advertised (it forgets the session). A refusal or no answer within 2 s is logged and the stop goes on.
     /// </summary>
-    public async Task<AgentExit> StopAsync(bool closing = false)
+    public async Task<AgentExit> StopAsync(SessionEnd ending = SessionEnd.None)
     {
         _stopping = true;
         if (_process is null || _connection is null)
@@ -100,16 +101,14 @@ internal sealed partial class AgentSession
             return new AgentExit(null, "", Expected: true); // never started
         }
 
-        if (closing && _canClose && AcpSessionId is { } acpSessionId && !_exited.Task.IsCompleted)
+        if (ending != SessionEnd.None && _canClose)
         {
-            try
-            {
-                await _connection.CloseSessionAsync(new CloseSessionRequest { SessionId = acpSessionId }, TimeSpan.FromSeconds(2));
-            }
-            catch (Exception ex) when (ex is AcpException or TimeoutException or OperationCanceledException or IOException)
-            {
-                Log.SessionCloseFailed(_context.Logger, _context.VmId, SessionId, ex.Message);
-            }
+            await EndInAgentAsync(AcpMethods.SessionClose, c => c.CloseSessionAsync(new CloseSessionRequest { SessionId = AcpSessionId! }, TimeSpan.FromSeconds(2)));
+        }
+
+        if (ending == SessionEnd.Destroy && _canDelete)
+        {
+            await EndInAgentAsync(AcpMethods.SessionDelete, c => c.DeleteSessionAsync(new CloseSessionRequest { SessionId = AcpSessionId! }, TimeSpan.FromSeconds(2)));
         }
 
         if (!_exited.Task.IsCompleted)
@@ -125,6 +124,23 @@ internal sealed partial class AgentSession
         }
 
         return await WaitForExitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    private async Task EndInAgentAsync(string method, Func<AcpConnection, Task> call)
+    {
+        if (AcpSessionId is null || _exited.Task.IsCompleted)
+        {
+            return;
+        }
+
+        try
+        {
+            await call(_connection);
+        }
+        catch (Exception ex) when (ex is AcpException or TimeoutException or OperationCanceledException or IOException)
+        {
+            Log.SessionEndRefused(_context.Logger, _context.VmId, SessionId, method, ex.Message);
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -147,4 +163,12 @@ internal sealed partial class AgentSession
             await _process.DisposeAsync();
         }
     }
+}
+
+/// <summary>How a session ends when its agent stops: not at all (sleep, restart), closed, or destroyed.</summary>
+internal enum SessionEnd
+{
+    None,
+    Close,
+    Destroy,
 }

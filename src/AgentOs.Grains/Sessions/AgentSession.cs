@@ -65,6 +65,9 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
     /// <summary>The agent advertises <c>session/close</c>: a closing session is closed in the agent before it stops.</summary>
     private bool _canClose;
 
+    /// <summary>The agent advertises <c>session/delete</c>: a destroyed session is deleted in the agent too.</summary>
+    private bool _canDelete;
+
     private AgentSession(SessionContext context, string sessionId, AgentType agentType)
     {
         _context = context;

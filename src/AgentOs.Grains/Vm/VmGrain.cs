@@ -364,7 +364,7 @@ internal sealed class VmGrain(
         await StartedOrFailedAsync(sessionId);
         if (_sessions.Remove(sessionId, out var session))
         {
-            await StopAgentAsync(session, closing: true);
+            await StopAgentAsync(session, SessionEnd.Destroy);
             await session.DisposeAsync();
         }
 
@@ -595,17 +595,17 @@ internal sealed class VmGrain(
     /// <summary>Stops a live session's agent because of <paramref name="cause"/>; the lifecycle records what the session becomes.</summary>
     private async Task StopSessionAsync(AgentSession session, StopCause cause)
     {
-        var crashed = await StopAgentAsync(session, closing: cause == StopCause.Close);
+        var crashed = await StopAgentAsync(session, cause == StopCause.Close ? SessionEnd.Close : SessionEnd.None);
         // Its configuration as it last was: the agent may have changed its mode or options on its own since the last SetX.
         _lifecycle.Stopped(session.SessionId, cause, crashed, session.CurrentConfigJson());
         await session.DisposeAsync();
     }
 
     /// <summary>Stops the agent; true when it had exited unexpectedly before it was asked to.</summary>
-    private static async Task<bool> StopAgentAsync(AgentSession session, bool closing)
+    private static async Task<bool> StopAgentAsync(AgentSession session, SessionEnd ending)
     {
         var crashedBefore = session.Exited.IsCompleted && !(await session.Exited).Expected;
-        await session.StopAsync(closing);
+        await session.StopAsync(ending);
         return crashedBefore;
     }
 }
