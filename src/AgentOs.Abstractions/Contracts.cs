@@ -237,6 +237,55 @@ public sealed record PromptResult
     /// sends after that comes after it.)
     /// </summary>
     [Id(2)] public long LastSeq { get; init; }
+
+    /// <summary>The turn's tokens, when the agent reports them (ACP <c>usage</c> in its prompt answer); else null.</summary>
+    [Id(3)] public TokenUsage? Usage { get; init; }
+}
+
+/// <summary>Tokens, as an agent reports them: of one turn (<see cref="PromptResult.Usage"/>) or summed over a session (<see cref="SessionUsage.Tokens"/>).</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.TokenUsage")]
+public sealed record TokenUsage
+{
+    [Id(0)] public long InputTokens { get; init; }
+    [Id(1)] public long OutputTokens { get; init; }
+    [Id(2)] public long TotalTokens { get; init; }
+    [Id(3)] public long ThoughtTokens { get; init; }
+    [Id(4)] public long CachedReadTokens { get; init; }
+    [Id(5)] public long CachedWriteTokens { get; init; }
+
+    /// <summary>The sum of two.</summary>
+    public static TokenUsage operator +(TokenUsage a, TokenUsage b) => new()
+    {
+        InputTokens = a.InputTokens + b.InputTokens,
+        OutputTokens = a.OutputTokens + b.OutputTokens,
+        TotalTokens = a.TotalTokens + b.TotalTokens,
+        ThoughtTokens = a.ThoughtTokens + b.ThoughtTokens,
+        CachedReadTokens = a.CachedReadTokens + b.CachedReadTokens,
+        CachedWriteTokens = a.CachedWriteTokens + b.CachedWriteTokens,
+    };
+}
+
+/// <summary>A session's use so far, from its transcript: tokens summed over its turns, and the agent's last <c>usage_update</c>.</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.SessionUsage")]
+public sealed record SessionUsage
+{
+    /// <summary>Tokens of every turn that reported them.</summary>
+    [Id(0)] public TokenUsage Tokens { get; init; } = new();
+
+    /// <summary>Turns that reported tokens.</summary>
+    [Id(1)] public int TurnsWithUsage { get; init; }
+
+    /// <summary>Tokens in the agent's context now (<c>usage_update.used</c>), when reported.</summary>
+    [Id(2)] public long? ContextUsed { get; init; }
+
+    /// <summary>The context window's size (<c>usage_update.size</c>), when reported.</summary>
+    [Id(3)] public long? ContextSize { get; init; }
+
+    /// <summary>The session's cost so far as the agent reports it (<c>usage_update.cost.amount</c>), when it does.</summary>
+    [Id(4)] public double? Cost { get; init; }
+
+    /// <summary>The cost's ISO 4217 currency (<c>usage_update.cost.currency</c>).</summary>
+    [Id(5)] public string? CostCurrency { get; init; }
 }
 
 /// <summary>The status of a persisted session.</summary>

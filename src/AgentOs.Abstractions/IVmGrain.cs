@@ -152,6 +152,13 @@ public interface IVmGrain : IGrainWithStringKey
     [Alias("ListSessions")]
     Task<IReadOnlyList<string>> ListSessions();
 
+    /// <summary>
+    /// A session's use so far, from its transcript (live or not): the tokens its turns reported, summed, and the agent's
+    /// last <c>usage_update</c> (context window and cost). Figures an agent never reports stay zero or null.
+    /// </summary>
+    [Alias("GetUsage")]
+    Task<SessionUsage> GetUsage(string sessionId);
+
     /// <summary>What the VM uses now: each live agent's memory, CPU time and processes (from its cgroup), and its home's size on disk.</summary>
     [Alias("GetVmInfo")]
     Task<VmInfo> GetVmInfo();

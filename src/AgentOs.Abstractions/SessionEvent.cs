@@ -119,7 +119,8 @@ public static class AgentOsEventMethods
     public const string PromptQueued = "_agentos/prompt_queued";
 
     /// <summary>
-    /// A turn ended: <c>{ "stopReason": "...", "error"?: "...", "code"?: "...", "forced"?: true, "graceMs"?: n, "reason"?: "..." }</c>.
+    /// A turn ended: <c>{ "stopReason": "...", "error"?: "...", "code"?: "...", "forced"?: true, "graceMs"?: n, "reason"?: "...", "usage"?: { … } }</c>.
+    /// <c>usage</c>: the turn's tokens as the agent reported them (ACP <c>Usage</c>: <c>inputTokens</c>, <c>outputTokens</c>, <c>totalTokens</c>, …).
     /// <c>reason</c> says why AgentOs cancelled it, when it did: <c>server_shutdown</c> (SIGTERM; the session is then suspended).
     /// <c>forced</c>: the agent did not end the turn within the cancel grace period (<c>graceMs</c>) after
     /// <c>session/cancel</c>, so AgentOs ended it with stop reason <c>cancelled</c>; the agent's own late answer

@@ -189,6 +189,20 @@ public sealed class PromptRequest
 public sealed class PromptResponse
 {
     [JsonPropertyName("stopReason")] public string? StopReason { get; init; }
+
+    /// <summary>The turn's token use (ACP's unstable <c>usage</c>), when the agent reports it.</summary>
+    [JsonPropertyName("usage"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public UsageWire? Usage { get; init; }
+}
+
+/// <summary>ACP <c>Usage</c>: tokens of one turn.</summary>
+public sealed class UsageWire
+{
+    [JsonPropertyName("inputTokens")] public long InputTokens { get; init; }
+    [JsonPropertyName("outputTokens")] public long OutputTokens { get; init; }
+    [JsonPropertyName("totalTokens")] public long TotalTokens { get; init; }
+    [JsonPropertyName("thoughtTokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? ThoughtTokens { get; init; }
+    [JsonPropertyName("cachedReadTokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? CachedReadTokens { get; init; }
+    [JsonPropertyName("cachedWriteTokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public long? CachedWriteTokens { get; init; }
 }
 
 public sealed class SessionIdParams
@@ -314,6 +328,7 @@ public sealed class AcpErrorObject
 [JsonSerializable(typeof(SessionSetupResponse))]
 [JsonSerializable(typeof(PromptRequest))]
 [JsonSerializable(typeof(PromptResponse))]
+[JsonSerializable(typeof(UsageWire))]
 [JsonSerializable(typeof(SessionIdParams))]
 [JsonSerializable(typeof(SetModeRequest))]
 [JsonSerializable(typeof(SetModelRequest))]

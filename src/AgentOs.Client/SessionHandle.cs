@@ -97,6 +97,11 @@ public sealed class SessionHandle
     public Task DestroyAsync(CancellationToken cancellationToken = default) =>
         Call(() => Grain.DestroySession(Id), "DestroySession", cancellationToken);
 
+    /// <inheritdoc cref="IVmGrain.GetUsage"/>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public Task<SessionUsage> GetUsageAsync(CancellationToken cancellationToken = default) =>
+        Call(() => Grain.GetUsage(Id), "GetUsage", cancellationToken);
+
     /// <inheritdoc cref="IVmGrain.GetModes"/>
     /// <param name="cancellationToken">Stops waiting.</param>
     public Task<SessionModes?> GetModesAsync(CancellationToken cancellationToken = default) =>

@@ -82,6 +82,10 @@ public sealed class VmHandle
     public Task<IReadOnlyList<PendingPermission>> GetPendingPermissionsAsync(string sessionId, CancellationToken cancellationToken = default) =>
         Session(sessionId).GetPendingPermissionsAsync(cancellationToken);
 
+    /// <inheritdoc cref="SessionHandle.GetUsageAsync"/>
+    public Task<SessionUsage> GetUsageAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).GetUsageAsync(cancellationToken);
+
     /// <inheritdoc cref="SessionHandle.GetModesAsync"/>
     public Task<SessionModes?> GetModesAsync(string sessionId, CancellationToken cancellationToken = default) =>
         Session(sessionId).GetModesAsync(cancellationToken);

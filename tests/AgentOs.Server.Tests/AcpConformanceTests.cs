@@ -75,4 +75,35 @@ public sealed class AcpConformanceTests
         events.Should().Contain(e => e.Method == "_vendor.example/announce", "and an extension notification");
         await vm.CloseSessionAsync(session.SessionId);
     }
+
+    [Fact]
+    public async Task TokenUsage_ReachesThePromptResult_AndSumsOverTheSession_WithTheLastContextAndCost_AfterARestartToo()
+    {
+        using var data = new TempDirectory("agentos-usage");
+        await using (var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"), data.Path))
+        {
+            await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+            var vm = client.Vm("usage");
+            var session = await vm.CreateSessionAsync("mine");
+            (await session.GetUsageAsync()).TurnsWithUsage.Should().Be(0);
+
+            var first = await session.SendPromptAsync("usage");
+            await session.SendPromptAsync("ping"); // a turn without usage counts for nothing
+            await session.SendPromptAsync("usage");
+
+            first.Usage.Should().BeEquivalentTo(new TokenUsage { InputTokens = 100, OutputTokens = 20, TotalTokens = 125, ThoughtTokens = 5 });
+        }
+
+        await using var restarted = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"), data.Path);
+        await using var again = await AgentOsClient.ConnectAsync(restarted.ClientOptions);
+        var persisted = (await again.Vm("usage").ListPersistedSessionsAsync()).Single();
+        var usage = await again.Vm("usage").GetUsageAsync(persisted.SessionId);
+
+        usage.TurnsWithUsage.Should().Be(2);
+        usage.Tokens.Should().BeEquivalentTo(new TokenUsage { InputTokens = 200, OutputTokens = 40, TotalTokens = 250, ThoughtTokens = 10 });
+        usage.ContextUsed.Should().Be(2400, "the last usage_update's");
+        usage.ContextSize.Should().Be(200_000);
+        usage.Cost.Should().Be(0.5);
+        usage.CostCurrency.Should().Be("USD");
+    }
 }

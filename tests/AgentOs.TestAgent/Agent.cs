@@ -245,9 +245,10 @@ internal sealed class Agent
         _wire.Respond(id, SetupReply(session));
     }
 
-    /// <summary>Modes and config options; with --legacy-config, modes and models and no config options (as pi and Claude Code do).</summary>
     /// <summary>A <c>_meta</c> object as an agent vendor might send it.</summary>
     public static JsonObject Meta() => new() { ["vendor.example/trace"] = Guid.NewGuid().ToString("N"), ["nested"] = new JsonObject { ["n"] = 1 } };
+
+    /// <summary>Modes and config options; with --legacy-config, modes and models and no config options (as pi and Claude Code do).</summary>
 
     private JsonObject SetupReply(Session session) => _options.Maximal
         ? new JsonObject { ["modes"] = session.ModesJson(), ["configOptions"] = session.ConfigOptionsJson(), ["_meta"] = Meta(), ["futureField"] = true }
@@ -301,9 +302,16 @@ internal sealed class Agent
                 _wire.RespondError(replyId, -32603, $"Internal error: {e.Message}");
                 return;
             }
-            _wire.Respond(replyId, _options.Maximal
+            var reply = _options.Maximal
                 ? new JsonObject { ["stopReason"] = stopReason, ["_meta"] = Meta(), ["futureField"] = 1 }
-                : new JsonObject { ["stopReason"] = stopReason });
+                : new JsonObject { ["stopReason"] = stopReason };
+            if (command == "usage")
+            {
+                // ACP's (unstable) usage of the turn: what Claude Code's and Codex's adapters send.
+                reply["usage"] = new JsonObject { ["inputTokens"] = 100, ["outputTokens"] = 20, ["totalTokens"] = 125, ["thoughtTokens"] = 5 };
+            }
+
+            _wire.Respond(replyId, reply);
         });
     }
 

@@ -234,6 +234,17 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
 
                 Say(session, $"allocated {mib} MiB");
                 break;
+            case "usage":
+                // The context window and the session's cost so far (usage_update); the turn's tokens go in the prompt answer.
+                wire.Notify(session.Id, new JsonObject
+                {
+                    ["sessionUpdate"] = "usage_update",
+                    ["used"] = 1200 * (++session.UsageTurns),
+                    ["size"] = 200_000,
+                    ["cost"] = new JsonObject { ["amount"] = 0.25 * session.UsageTurns, ["currency"] = "USD" },
+                });
+                Say(session, "used");
+                break;
             case "future":
                 // What a newer agent may send: an update kind, a notification and an extension method the host does not know.
                 wire.Notify(session.Id, new JsonObject { ["sessionUpdate"] = "future_kind", ["x"] = 1, ["_meta"] = Agent.Meta() });

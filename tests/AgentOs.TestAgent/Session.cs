@@ -6,6 +6,9 @@ namespace AgentOs.TestAgent;
 /// <summary>One session's state: where it came from, its mode and config options.</summary>
 internal sealed class Session(string id, string? cwd, string? mcpServersJson, string restoredVia)
 {
+    /// <summary>How many <c>usage</c> turns this session had (the script's running cost).</summary>
+    public int UsageTurns { get; set; }
+
     private static readonly (string Id, string Name, string? Description)[] Modes =
     [
         ("default", "Default", null),

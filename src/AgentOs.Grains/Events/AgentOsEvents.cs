@@ -58,13 +58,19 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
         }));
 
     /// <summary>The agent ended the turn; completes with the event's seq once committed.</summary>
-    public Task<long> TurnEndAsync(string stopReason, string? reason = null) =>
+    public Task<long> TurnEndAsync(string stopReason, string? reason = null, UsageWire? usage = null) =>
         events.AppendAndWaitAsync(sessionId, AgentOsEventMethods.TurnEnd, Json(w =>
         {
             w.WriteString("stopReason", stopReason);
             if (reason is not null)
             {
                 w.WriteString("reason", reason);
+            }
+
+            if (usage is not null)
+            {
+                w.WritePropertyName("usage");
+                JsonSerializer.Serialize(w, usage, AcpJsonContext.Default.UsageWire);
             }
         }));
 

@@ -59,9 +59,9 @@ internal sealed partial class AgentSession
             var stopReason = string.IsNullOrEmpty(response.StopReason) ? "end_turn" : response.StopReason;
             var reply = TakeTurnText();
             RecordLimitsMet();
-            var lastSeq = await _recorder.TurnEndAsync(stopReason, _turnEndReason);
+            var lastSeq = await _recorder.TurnEndAsync(stopReason, _turnEndReason, response.Usage);
             ThrowIfStorageFailed(); // events of this turn were lost: it did not end well, whatever the agent says
-            return new TurnOutcome(new PromptResult { StopReason = stopReason, Text = reply, LastSeq = lastSeq }, Abandoned: null);
+            return new TurnOutcome(new PromptResult { StopReason = stopReason, Text = reply, LastSeq = lastSeq, Usage = ToTokenUsage(response.Usage) }, Abandoned: null);
         }
         finally
         {
@@ -70,6 +70,16 @@ internal sealed partial class AgentSession
             TakeTurnText();
         }
     }
+
+    private static TokenUsage? ToTokenUsage(UsageWire? usage) => usage is null ? null : new TokenUsage
+    {
+        InputTokens = usage.InputTokens,
+        OutputTokens = usage.OutputTokens,
+        TotalTokens = usage.TotalTokens,
+        ThoughtTokens = usage.ThoughtTokens ?? 0,
+        CachedReadTokens = usage.CachedReadTokens ?? 0,
+        CachedWriteTokens = usage.CachedWriteTokens ?? 0,
+    };
 
     /// <summary>Records the limits the agent's processes met during the turn and survived: refused forks, OOM-killed children.</summary>
     private void RecordLimitsMet()

@@ -245,6 +245,46 @@ internal sealed partial class VmStore : IDisposable
             new { id = sessionId })?.ToRecord();
     }
 
+    /// <summary>
+    /// A session's use from its transcript, summed in SQLite (JSON1) without reading the events out: the tokens of every
+    /// <c>_agentos/turn_end</c> with <c>usage</c>, and the last <c>usage_update</c>'s context and cost.
+    /// </summary>
+    public SessionUsage GetUsage(string sessionId)
+    {
+        using var connection = OpenReader();
+        var tokens = connection.QuerySingle<UsageRow>(
+            """
+            SELECT COUNT(json_extract(params, '$.usage')) AS Turns,
+                   COALESCE(SUM(json_extract(params, '$.usage.inputTokens')), 0) AS InputTokens,
+                   COALESCE(SUM(json_extract(params, '$.usage.outputTokens')), 0) AS OutputTokens,
+                   COALESCE(SUM(json_extract(params, '$.usage.totalTokens')), 0) AS TotalTokens,
+                   COALESCE(SUM(json_extract(params, '$.usage.thoughtTokens')), 0) AS ThoughtTokens,
+                   COALESCE(SUM(json_extract(params, '$.usage.cachedReadTokens')), 0) AS CachedReadTokens,
+                   COALESCE(SUM(json_extract(params, '$.usage.cachedWriteTokens')), 0) AS CachedWriteTokens
+            FROM events WHERE session_id = $id AND method = '_agentos/turn_end'
+            """, new { id = sessionId });
+        var context = connection.QuerySingleOrDefault<ContextRow>(
+            """
+            SELECT json_extract(params, '$.update.used') AS Used, json_extract(params, '$.update.size') AS Size,
+                   json_extract(params, '$.update.cost.amount') AS Cost, json_extract(params, '$.update.cost.currency') AS Currency
+            FROM events WHERE session_id = $id AND method = 'session/update' AND json_extract(params, '$.update.sessionUpdate') = 'usage_update'
+            ORDER BY seq DESC LIMIT 1
+            """, new { id = sessionId });
+        return new SessionUsage
+        {
+            TurnsWithUsage = (int)tokens.Turns,
+            Tokens = new TokenUsage
+            {
+                InputTokens = tokens.InputTokens, OutputTokens = tokens.OutputTokens, TotalTokens = tokens.TotalTokens,
+                ThoughtTokens = tokens.ThoughtTokens, CachedReadTokens = tokens.CachedReadTokens, CachedWriteTokens = tokens.CachedWriteTokens,
+            },
+            ContextUsed = context?.Used,
+            ContextSize = context?.Size,
+            Cost = context?.Cost,
+            CostCurrency = context?.Currency,
+        };
+    }
+
     public int CountSessions()
     {
         using var connection = OpenReader();
@@ -339,6 +379,10 @@ internal sealed partial class VmStore : IDisposable
     }
 
     // Dapper materialization targets (SQLite hands back Int64 for INTEGER columns).
+    private sealed record UsageRow(long Turns, long InputTokens, long OutputTokens, long TotalTokens, long ThoughtTokens, long CachedReadTokens, long CachedWriteTokens);
+
+    private sealed record ContextRow(long? Used, long? Size, double? Cost, string? Currency);
+
     private sealed class SessionRecordRow
     {
         public string SessionId { get; set; } = "";

@@ -450,6 +450,12 @@ internal sealed class VmGrain(
         return sessions;
     }
 
+    public async Task<SessionUsage> GetUsage(string sessionId)
+    {
+        RequirePersisted(sessionId);
+        return await Task.Run(() => _store.GetUsage(sessionId));
+    }
+
     public async Task<VmInfo> GetVmInfo()
     {
         var agents = _sessions.Values.Where(s => !s.Exited.IsCompleted).Select(s => s.Usage()).ToList();
