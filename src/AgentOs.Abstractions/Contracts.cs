@@ -252,17 +252,6 @@ public sealed record TokenUsage
     [Id(3)] public long ThoughtTokens { get; init; }
     [Id(4)] public long CachedReadTokens { get; init; }
     [Id(5)] public long CachedWriteTokens { get; init; }
-
-    /// <summary>The sum of two.</summary>
-    public static TokenUsage operator +(TokenUsage a, TokenUsage b) => new()
-    {
-        InputTokens = a.InputTokens + b.InputTokens,
-        OutputTokens = a.OutputTokens + b.OutputTokens,
-        TotalTokens = a.TotalTokens + b.TotalTokens,
-        ThoughtTokens = a.ThoughtTokens + b.ThoughtTokens,
-        CachedReadTokens = a.CachedReadTokens + b.CachedReadTokens,
-        CachedWriteTokens = a.CachedWriteTokens + b.CachedWriteTokens,
-    };
 }
 
 /// <summary>A session's use so far, from its transcript: tokens summed over its turns, and the agent's last <c>usage_update</c>.</summary>
