@@ -221,6 +221,49 @@ public sealed record ConfigOption
 [GenerateSerializer, Immutable, Alias("AgentOs.ConfigOptionValue")]
 public sealed record ConfigOptionValue([property: Id(0)] string Value, [property: Id(1)] string? Name, [property: Id(2)] string? Description);
 
+/// <summary>What a prompt content block is (ACP <c>ContentBlock</c>'s <c>type</c>).</summary>
+public enum PromptContentKind
+{
+    /// <summary><see cref="PromptContent.Text"/>.</summary>
+    Text,
+
+    /// <summary><see cref="PromptContent.Data"/> (base64) of <see cref="PromptContent.MimeType"/>; needs the agent's <c>promptCapabilities.image</c>.</summary>
+    Image,
+
+    /// <summary><see cref="PromptContent.Data"/> (base64) of <see cref="PromptContent.MimeType"/>; needs <c>promptCapabilities.audio</c>.</summary>
+    Audio,
+
+    /// <summary>A resource's content in the prompt: <see cref="PromptContent.Uri"/> with <see cref="PromptContent.Text"/> or <see cref="PromptContent.Data"/> (base64); needs <c>promptCapabilities.embeddedContext</c>.</summary>
+    Resource,
+
+    /// <summary>A link the agent reads itself: <see cref="PromptContent.Uri"/> and <see cref="PromptContent.Name"/>.</summary>
+    ResourceLink,
+}
+
+/// <summary>One block of a prompt; make them with <see cref="FromText"/>, <see cref="Image"/>, <see cref="Audio"/>, <see cref="Resource"/>, <see cref="Link"/>.</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.PromptContent")]
+public sealed record PromptContent
+{
+    [Id(0)] public required PromptContentKind Kind { get; init; }
+    [Id(1)] public string? Text { get; init; }
+
+    /// <summary>Base64 (image, audio, a binary resource).</summary>
+    [Id(2)] public string? Data { get; init; }
+    [Id(3)] public string? MimeType { get; init; }
+    [Id(4)] public string? Uri { get; init; }
+    [Id(5)] public string? Name { get; init; }
+
+    public static PromptContent FromText(string text) => new() { Kind = PromptContentKind.Text, Text = text };
+
+    public static PromptContent Image(ReadOnlySpan<byte> bytes, string mimeType) => new() { Kind = PromptContentKind.Image, Data = Convert.ToBase64String(bytes), MimeType = mimeType };
+
+    public static PromptContent Audio(ReadOnlySpan<byte> bytes, string mimeType) => new() { Kind = PromptContentKind.Audio, Data = Convert.ToBase64String(bytes), MimeType = mimeType };
+
+    public static PromptContent Resource(string uri, string text, string? mimeType = null) => new() { Kind = PromptContentKind.Resource, Uri = uri, Text = text, MimeType = mimeType };
+
+    public static PromptContent Link(string uri, string name, string? mimeType = null) => new() { Kind = PromptContentKind.ResourceLink, Uri = uri, Name = name, MimeType = mimeType };
+}
+
 /// <summary>The end of one prompt turn.</summary>
 [GenerateSerializer, Immutable, Alias("AgentOs.PromptResult")]
 public sealed record PromptResult

@@ -22,6 +22,14 @@ public interface IVmGrain : IGrainWithStringKey
     Task<PromptResult> SendPrompt(string sessionId, string prompt);
 
     /// <summary>
+    /// <see cref="SendPrompt"/> with content blocks: text, images, audio, embedded resources and resource links. Each kind
+    /// the agent does not advertise in <c>promptCapabilities</c> is refused with <see cref="AgentOsErrorCode.InvalidArgument"/>
+    /// naming the capability, before anything is sent; every block's characters count toward <c>AgentOs:MaxPromptLength</c>.
+    /// </summary>
+    [Alias("SendPromptContent"), ResponseTimeout("02:00:00")]
+    Task<PromptResult> SendPromptContent(string sessionId, IReadOnlyList<PromptContent> prompt);
+
+    /// <summary>
     /// Asks the agent to cancel the running turn (ACP <c>session/cancel</c>); its <see cref="SendPrompt"/>
     /// returns with stop reason <c>cancelled</c>. Permission requests waiting for an answer get the outcome
     /// <c>cancelled</c>. An agent that has not ended the turn within <c>AgentOs:CancelGracePeriod</c> (5 s)

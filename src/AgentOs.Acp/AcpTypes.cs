@@ -170,14 +170,56 @@ public sealed class ConfigOptionValueWire
     [JsonPropertyName("description")] public string? Description { get; init; }
 }
 
-/// <summary>A prompt content block; AgentOs sends text blocks.</summary>
+/// <summary>A prompt content block (ACP <c>ContentBlock</c>).</summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
 [JsonDerivedType(typeof(TextContentBlock), "text")]
+[JsonDerivedType(typeof(ImageContentBlock), "image")]
+[JsonDerivedType(typeof(AudioContentBlock), "audio")]
+[JsonDerivedType(typeof(EmbeddedResourceContentBlock), "resource")]
+[JsonDerivedType(typeof(ResourceLinkContentBlock), "resource_link")]
 public abstract class ContentBlock;
 
 public sealed class TextContentBlock : ContentBlock
 {
     [JsonPropertyName("text")] public required string Text { get; init; }
+}
+
+/// <summary>An image, base64 (needs <c>promptCapabilities.image</c>).</summary>
+public sealed class ImageContentBlock : ContentBlock
+{
+    [JsonPropertyName("data")] public required string Data { get; init; }
+    [JsonPropertyName("mimeType")] public required string MimeType { get; init; }
+    [JsonPropertyName("uri"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Uri { get; init; }
+}
+
+/// <summary>Audio, base64 (needs <c>promptCapabilities.audio</c>).</summary>
+public sealed class AudioContentBlock : ContentBlock
+{
+    [JsonPropertyName("data")] public required string Data { get; init; }
+    [JsonPropertyName("mimeType")] public required string MimeType { get; init; }
+}
+
+/// <summary>A resource's content in the prompt (needs <c>promptCapabilities.embeddedContext</c>).</summary>
+public sealed class EmbeddedResourceContentBlock : ContentBlock
+{
+    [JsonPropertyName("resource")] public required EmbeddedResourceWire Resource { get; init; }
+}
+
+/// <summary>ACP's text or blob resource contents: <c>text</c> or <c>blob</c> (base64), with the resource's <c>uri</c>.</summary>
+public sealed class EmbeddedResourceWire
+{
+    [JsonPropertyName("uri")] public required string Uri { get; init; }
+    [JsonPropertyName("text"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Text { get; init; }
+    [JsonPropertyName("blob"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? Blob { get; init; }
+    [JsonPropertyName("mimeType"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? MimeType { get; init; }
+}
+
+/// <summary>A link to a resource the agent can read itself (every agent takes it).</summary>
+public sealed class ResourceLinkContentBlock : ContentBlock
+{
+    [JsonPropertyName("uri")] public required string Uri { get; init; }
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    [JsonPropertyName("mimeType"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public string? MimeType { get; init; }
 }
 
 public sealed class PromptRequest

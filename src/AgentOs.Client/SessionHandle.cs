@@ -72,6 +72,12 @@ public sealed class SessionHandle
     public Task<PromptResult> SendPromptAsync(string prompt, CancellationToken cancellationToken = default) =>
         Call(() => Grain.SendPrompt(Id, prompt), "SendPrompt", cancellationToken);
 
+    /// <inheritdoc cref="IVmGrain.SendPromptContent"/>
+    /// <param name="prompt">The blocks (<see cref="PromptContent.FromText"/>, <see cref="PromptContent.Image"/>, …).</param>
+    /// <param name="cancellationToken">Stops waiting; the turn goes on (cancel it with <see cref="CancelAsync"/>).</param>
+    public Task<PromptResult> SendPromptAsync(IReadOnlyList<PromptContent> prompt, CancellationToken cancellationToken = default) =>
+        Call(() => Grain.SendPromptContent(Id, prompt), "SendPrompt", cancellationToken);
+
     /// <inheritdoc cref="IVmGrain.CancelPrompt"/>
     /// <param name="cancellationToken">Stops waiting; the cancel, once sent, goes ahead.</param>
     public Task CancelAsync(CancellationToken cancellationToken = default) =>

@@ -66,8 +66,12 @@ public sealed class VmHandle
         return new SessionHandle(this, sessionId, info: null);
     }
 
-    /// <inheritdoc cref="SessionHandle.SendPromptAsync"/>
+    /// <inheritdoc cref="SessionHandle.SendPromptAsync(string, CancellationToken)"/>
     public Task<PromptResult> SendPromptAsync(string sessionId, string prompt, CancellationToken cancellationToken = default) =>
+        Session(sessionId).SendPromptAsync(prompt, cancellationToken);
+
+    /// <inheritdoc cref="SessionHandle.SendPromptAsync(IReadOnlyList{PromptContent}, CancellationToken)"/>
+    public Task<PromptResult> SendPromptAsync(string sessionId, IReadOnlyList<PromptContent> prompt, CancellationToken cancellationToken = default) =>
         Session(sessionId).SendPromptAsync(prompt, cancellationToken);
 
     /// <inheritdoc cref="SessionHandle.CancelAsync"/>

@@ -106,4 +106,34 @@ public sealed class AcpConformanceTests
         usage.Cost.Should().Be(0.5);
         usage.CostCurrency.Should().Be("USD");
     }
+
+    [Fact]
+    public async Task PromptsBeyondText_ReachTheAgentAsAcpBlocks_AndABlockItCannotTakeIsRefusedNamingTheCapability()
+    {
+        var env = TestAgents.AsEnvironment("mine");
+        foreach (var (key, value) in TestAgents.AsEnvironment("maximal", "--maximal"))
+        {
+            env[key] = value;
+        }
+
+        await using var server = await ServerProcess.StartAsync(env);
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var vm = client.Vm("content");
+        var textOnly = await vm.CreateSessionAsync("mine"); // embeddedContext, no image, no audio
+        var all = await vm.CreateSessionAsync("maximal");
+        var png = new byte[] { 0x89, 0x50, 0x4e, 0x47 };
+
+        (await textOnly.SendPromptAsync([PromptContent.FromText("look"), PromptContent.Resource("file:///home/agentos/a.md", "# A"), PromptContent.Link("file:///home/agentos/b.md", "b.md")]))
+            .Text.Should().Be("echo: look[resource file:///home/agentos/a.md 3][resource_link file:///home/agentos/b.md 4]");
+        var refused = (await textOnly.Invoking(s => s.SendPromptAsync([PromptContent.FromText("see"), PromptContent.Image(png, "image/png")])).Should().ThrowAsync<AgentOsException>()).Which;
+        refused.Code.Should().Be(AgentOsErrorCode.InvalidArgument);
+        refused.Message.Should().Contain("promptCapabilities.image");
+        (await all.SendPromptAsync([PromptContent.FromText("see"), PromptContent.Image(png, "image/png"), PromptContent.Audio(png, "audio/wav")]))
+            .Text.Should().Be("echo: see[image image/png 8][audio audio/wav 8]");
+        (await textOnly.Invoking(s => s.SendPromptAsync([PromptContent.Image(png, "image/png")])).Should().ThrowAsync<AgentOsException>())
+            .Which.Message.Should().Contain("at least one text block");
+
+        var recorded = (await vm.GetEventsAsync(all.SessionId)).Last(e => e.Method == AgentOsEventMethods.Prompt);
+        JsonDocument.Parse(recorded.Params).RootElement.GetProperty("prompt")[1].GetProperty("type").GetString().Should().Be("image", "the transcript keeps the blocks as sent");
+    }
 }

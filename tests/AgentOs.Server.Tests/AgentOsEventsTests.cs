@@ -45,7 +45,7 @@ public sealed partial class AgentOsEventsTests : IAsyncLifetime
         events.SessionStart("acp-1", "new", info);
         events.Resume("acp-1", "load", 3, 0, info);
         events.Prompt(new PromptRequest { SessionId = "acp-1", Prompt = [new TextContentBlock { Text = "hi" }] });
-        events.PromptQueued(1, "next");
+        events.PromptQueued(1, [new TextContentBlock { Text = "next" }]);
         await events.TurnEndAsync("end_turn");
         await events.TurnFailedAsync(new AgentOsException(AgentOsErrorCode.AgentExited, "gone"));
         await events.TurnEndForcedAsync(TimeSpan.FromSeconds(5));

@@ -274,10 +274,18 @@ internal sealed class Agent
         {
             foreach (var block in blocks)
             {
-                if (Text(block, "type") == "text")
+                var type = Text(block, "type");
+                if (type == "text")
                 {
                     command ??= Text(block, "text");
                     text.Append(Text(block, "text"));
+                }
+                else
+                {
+                    // Other blocks, as echo shows them: [kind what size]
+                    var what = Text(block, "mimeType") ?? Text(block, "uri") ?? Text(block?["resource"], "uri");
+                    var size = (Text(block, "data") ?? Text(block?["resource"], "text") ?? Text(block, "name") ?? "").Length;
+                    text.Append($"[{type} {what} {size}]");
                 }
             }
         }

@@ -49,12 +49,12 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
         events.Append(sessionId, AgentOsEventMethods.Prompt, JsonSerializer.Serialize(prompt, AcpJsonContext.Default.PromptRequest));
 
     /// <summary>A prompt waits behind the running turn, <paramref name="position"/> 1 being the next to run.</summary>
-    public void PromptQueued(int position, string text) =>
+    public void PromptQueued(int position, IReadOnlyList<ContentBlock> prompt) =>
         events.Append(sessionId, AgentOsEventMethods.PromptQueued, Json(w =>
         {
             w.WriteNumber("position", position);
             w.WritePropertyName("prompt");
-            JsonSerializer.Serialize(w, [new TextContentBlock { Text = text }], AcpJsonContext.Default.IReadOnlyListContentBlock);
+            JsonSerializer.Serialize(w, prompt, AcpJsonContext.Default.IReadOnlyListContentBlock);
         }));
 
     /// <summary>The agent ended the turn; completes with the event's seq once committed.</summary>

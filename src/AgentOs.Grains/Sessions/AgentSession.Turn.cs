@@ -13,7 +13,7 @@ internal sealed partial class AgentSession
     /// <c>cancelled</c>, the turn end is recorded with <c>forced</c>, and the agent's late answer is only
     /// awaited through <see cref="TurnOutcome.Abandoned"/>, never recorded as a second turn end.
     /// </summary>
-    public async Task<TurnOutcome> PromptAsync(string text)
+    public async Task<TurnOutcome> PromptAsync(IReadOnlyList<ContentBlock> blocks)
     {
         ThrowIfExited();
         // After a fallback restore, the first prompt carries the earlier conversation.
@@ -21,7 +21,7 @@ internal sealed partial class AgentSession
         var prompt = new PromptRequest
         {
             SessionId = AcpSessionId!,
-            Prompt = context is null ? [new TextContentBlock { Text = text }] : [new TextContentBlock { Text = text }, new TextContentBlock { Text = context }],
+            Prompt = context is null ? blocks : [.. blocks, new TextContentBlock { Text = context }],
         };
         _recorder.Prompt(prompt);
         lock (_textLock)

@@ -16,7 +16,7 @@ internal sealed class TurnQueue(string sessionId, AgentOsEvents events, int maxQ
 
     /// <summary>Takes the turn, or waits for it behind the prompts queued before this one.</summary>
     /// <exception cref="AgentOsException"><see cref="AgentOsErrorCode.SessionBusy"/> when the queue is full.</exception>
-    public Task EnterAsync(string text)
+    public Task EnterAsync(IReadOnlyList<Acp.ContentBlock> prompt)
     {
         TaskCompletionSource waiter;
         lock (_lock)
@@ -38,7 +38,7 @@ internal sealed class TurnQueue(string sessionId, AgentOsEvents events, int maxQ
             _waiting.Enqueue(waiter);
             var position = _waiting.Count;
             // Appended under the lock, so queued events are in queue order.
-            events.PromptQueued(position, text);
+            events.PromptQueued(position, prompt);
         }
 
         return waiter.Task;

@@ -146,17 +146,23 @@ internal sealed class VmGrain(
 
     public async Task<SessionInfo> ResumeSession(string sessionId) => (await LiveOrResumedAsync(sessionId)).Info;
 
-    public async Task<PromptResult> SendPrompt(string sessionId, string prompt)
+    public Task<PromptResult> SendPrompt(string sessionId, string prompt)
     {
         if (string.IsNullOrWhiteSpace(prompt))
         {
             throw new AgentOsException(AgentOsErrorCode.InvalidArgument, "The prompt is empty.") { SessionId = sessionId };
         }
 
-        if (prompt.Length > _options.MaxPromptLength)
+        return SendPromptContent(sessionId, [PromptContent.FromText(prompt)]);
+    }
+
+    public async Task<PromptResult> SendPromptContent(string sessionId, IReadOnlyList<PromptContent> prompt)
+    {
+        var length = PromptContentMapping.Length(prompt ?? []);
+        if (length > _options.MaxPromptLength)
         {
             throw new AgentOsException(AgentOsErrorCode.InvalidArgument,
-                $"The prompt has {prompt.Length} characters; the limit is {_options.MaxPromptLength} (AgentOs:MaxPromptLength).") { SessionId = sessionId };
+                $"The prompt has {length} characters; the limit is {_options.MaxPromptLength} (AgentOs:MaxPromptLength).") { SessionId = sessionId };
         }
 
         ThrowIfDestroying();
@@ -164,6 +170,7 @@ internal sealed class VmGrain(
         disk.ThrowIfLow("A new turn");
         // A prompt to a suspended session resumes it first.
         var session = await LiveOrResumedAsync(sessionId);
+        var blocks = PromptContentMapping.ToWire(prompt!, session.Info.Capabilities, sessionId);
         var turns = TurnsOf(sessionId);
         if (_runningPrompts++ == 0) // running or queued: either keeps the VM awake
         {
@@ -172,7 +179,7 @@ internal sealed class VmGrain(
 
         try
         {
-            await turns.EnterAsync(prompt);
+            await turns.EnterAsync(blocks);
             var settling = false;
             if (shutdown.IsShuttingDown)
             {
@@ -184,7 +191,7 @@ internal sealed class VmGrain(
             {
                 // While this prompt waited, the agent may have been restarted (see SettleAbandonedTurnAsync).
                 session = CurrentSession(session);
-                var turn = await session.PromptAsync(prompt);
+                var turn = await session.PromptAsync(blocks);
                 if (turn.Abandoned is { } abandoned)
                 {
                     // The agent ignored session/cancel: the next turn waits until it is usable again.
