@@ -149,7 +149,7 @@ internal sealed class Agent
                     ["loadSession"] = false,
                     ["promptCapabilities"] = new JsonObject { ["image"] = true, ["audio"] = true, ["embeddedContext"] = true, ["_meta"] = Meta(), ["future"] = 1 },
                     ["mcpCapabilities"] = new JsonObject { ["http"] = true, ["sse"] = true, ["_meta"] = Meta() },
-                    ["sessionCapabilities"] = new JsonObject { ["close"] = new JsonObject { ["_meta"] = Meta() }, ["future"] = new JsonObject(), ["_meta"] = Meta() },
+                    ["sessionCapabilities"] = new JsonObject { ["close"] = new JsonObject { ["_meta"] = Meta() }, ["delete"] = new JsonObject(), ["future"] = new JsonObject(), ["_meta"] = Meta() },
                     ["_meta"] = Meta(),
                     ["futureCapability"] = new JsonObject { ["x"] = 1 },
                 },

@@ -28,6 +28,22 @@ internal sealed record Options(
     /// </summary>
     public bool Maximal { get; init; }
 
+    /// <summary>--record FILE: every line the host sends, and every request this agent sends (id, method), one JSON object per line.</summary>
+    public static string? RecordFile { get; set; }
+
+    private static readonly Lock RecordLock = new();
+
+    public static void Record(System.Text.Json.Nodes.JsonObject entry)
+    {
+        if (RecordFile is { } file)
+        {
+            lock (RecordLock)
+            {
+                File.AppendAllText(file, entry.ToJsonString() + "\n");
+            }
+        }
+    }
+
     /// <summary>The file named by <c>--instructions-file</c>: what the server handed over as instructions.</summary>
     public string? InstructionsFile { get; init; }
 }
@@ -66,6 +82,7 @@ internal static class Program
                 case "--sparse-capabilities": sparse = true; break;
                 case "--session-close": sessionClose = true; break;
                 case "--maximal": maximal = true; sessionClose = true; break;
+                case "--record" when i + 1 < args.Length: Options.RecordFile = args[++i]; break;
                 case "--term-only": termOnly = true; break; // as Claude Code: stdin's EOF and SIGINT do not stop it, SIGTERM does
                 case "--name" when i + 1 < args.Length: name = args[++i]; break;
                 case "--instructions-file" when i + 1 < args.Length: instructionsFile = args[++i]; break;
@@ -89,6 +106,7 @@ internal static class Program
         using var stdin = new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false), false, 1 << 16);
         while (stdin.ReadLine() is { } line)
         {
+            Options.Record(new System.Text.Json.Nodes.JsonObject { ["in"] = line });
             agent.Dispatch(line);
         }
 

@@ -88,6 +88,7 @@ internal sealed class Wire : IDisposable
     public async Task<JsonObject> RequestAsync(string method, JsonObject parameters, CancellationToken cancellationToken)
     {
         var id = Interlocked.Increment(ref _lastRequestId);
+        Options.Record(new JsonObject { ["request"] = id, ["method"] = method });
         var reply = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[id] = reply;
         try

@@ -149,6 +149,6 @@ internal sealed partial class AgentSession
         await using var writer = new StreamWriter(stream, new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
         await writer.WriteAsync(request.Content).ConfigureAwait(false);
         _context.HomeQuota.Grew(bytes);
-        return AcpReply.Result("null");
+        return AcpReply.Result("{}"); // WriteTextFileResponse is an object (the schema refuses null)
     }
 }

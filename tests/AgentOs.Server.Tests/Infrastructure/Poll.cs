@@ -6,10 +6,13 @@ namespace AgentOs.Server.Tests.Infrastructure;
 /// </summary>
 public static class Poll
 {
-    public static async Task UntilAsync(Func<bool> condition, string because)
+    public static Task UntilAsync(Func<bool> condition, string because) => UntilAsync(() => Task.FromResult(condition()), because);
+
+    /// <summary>The same, for a condition that takes a call to find out (a server's answer).</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string because)
     {
         using var timeout = new CancellationTokenSource(TestTimeouts.Default);
-        while (!condition())
+        while (!await condition())
         {
             timeout.IsCancellationRequested.Should().BeFalse($"it should hold within {TestTimeouts.Default.TotalSeconds} s: {because}");
             await Task.Delay(TimeSpan.FromMilliseconds(20), CancellationToken.None);
