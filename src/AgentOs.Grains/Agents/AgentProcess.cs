@@ -10,7 +10,7 @@ namespace AgentOs.Agents;
 /// streams (no copy), stderr read line by line into a bounded tail and a callback, and the host's
 /// environment removed: the agent sees only <see cref="AgentLaunch.Env"/>.
 /// </summary>
-internal sealed partial class AgentProcess : IAsyncDisposable
+internal sealed class AgentProcess : IAsyncDisposable
 {
     private const int TailLines = 40;
 
@@ -219,7 +219,7 @@ internal sealed partial class AgentProcess : IAsyncDisposable
 
             if (comm != "bwrap")
             {
-                return SendSignal(pid, 15) == 0;
+                return Signals.Send(pid, Signals.Term) == 0;
             }
 
             try
@@ -236,9 +236,6 @@ internal sealed partial class AgentProcess : IAsyncDisposable
 
         return false;
     }
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int SendSignal(int pid, int signal);
 
     /// <summary>Kills the process and its children at once.</summary>
     public void Kill()

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -216,8 +215,8 @@ internal sealed partial class AgentCgroups : IDisposable
         return launch with { Command = "/bin/sh", Args = ["-c", script, "agentos-launch", launch.Command, .. launch.Args] };
     }
 
-    /// <summary>util-linux's <c>prlimit</c>, which every Linux with bubblewrap has.</summary>
-    private static string Prlimit => File.Exists("/usr/bin/prlimit") ? "/usr/bin/prlimit" : "prlimit";
+    /// <summary>util-linux's <c>prlimit</c>, which every Linux with bubblewrap has (looked up once, not per agent).</summary>
+    private static readonly string Prlimit = File.Exists("/usr/bin/prlimit") ? "/usr/bin/prlimit" : "prlimit";
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Killed {Count} processes left in the cgroup {Name} by a server that did not stop cleanly, and removed it")]
     private static partial void LogSwept(ILogger logger, string name, int count);
@@ -328,7 +327,7 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
             found += pids.Count;
             foreach (var pid in pids)
             {
-                _ = Kill(pid, 9);
+                _ = Signals.Send(pid, Signals.Kill);
             }
 
             await Task.Delay(round < 10 ? 1 : 10).ConfigureAwait(false); // until the kernel has taken them out
@@ -424,9 +423,6 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
             return false;
         }
     }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Killed {Count} processes the agent left behind in its cgroup {Name}")]
     private static partial void LogKilledDescendants(ILogger logger, int count, string name);

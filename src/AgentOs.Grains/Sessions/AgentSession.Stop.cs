@@ -47,7 +47,6 @@ internal sealed partial class AgentSession
                 + "(CreateSessionOptions.Limits.MemoryBytes; default AgentOs:AgentLimits:MemoryBytes, at most AgentOs:MaxAgentLimits:MemoryBytes). "
                 + "The session can be resumed; ask for more memory when you create a session.") { SessionId = SessionId, ExitCode = exitCode });
         }
-
         else if (reason is null && Interlocked.Read(ref _diskStop) is > 0 and var used)
         {
             var quota = _context.HomeQuota.Quota;
