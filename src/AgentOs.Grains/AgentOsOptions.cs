@@ -66,6 +66,20 @@ public sealed class AgentOsOptions
     /// </summary>
     public List<int> SandboxAllowHostPorts { get; set; } = [];
 
+    /// <summary>The first host uid given to a VM when the server runs as root (<see cref="DefaultSandboxFirstUid"/>).</summary>
+    public const uint DefaultSandboxFirstUid = 1_600_000_000;
+
+    /// <summary>
+    /// When the server runs as root, each VM's sandboxed agents run as a host uid (and gid) of that VM's own, taken in
+    /// order from this one: unprivileged, owning the VM's home and nothing else on the host. Default 1,600,000,000
+    /// (inside the range systemd sets aside for containers' users); pick a range no user, container engine or
+    /// <c>/etc/subuid</c> entry of the host uses. Without root, agents run as the server's own user.
+    /// </summary>
+    public uint SandboxFirstUid { get; set; } = DefaultSandboxFirstUid;
+
+    /// <summary>How many host uids from <see cref="SandboxFirstUid"/> the VMs may take. Default 200,000,000.</summary>
+    public uint SandboxUidCount { get; set; } = 200_000_000;
+
     /// <summary>Where software packages are installed. Default <c>&lt;DataDirectory&gt;/software</c>.</summary>
     public string? SoftwareDirectory { get; set; }
 

@@ -151,6 +151,66 @@ public sealed class HostPrivilegeAttackTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task FilesAnAgentCreates_BelongOnTheHostToAnUnprivilegedUidOfItsOwnVm()
+    {
+        var first = fixture.NewVm();
+        var second = fixture.NewVm();
+        var owners = new List<int>();
+        foreach (var vm in new[] { first, second })
+        {
+            var session = await vm.CreateSessionAsync(TestAgents.Default);
+            (await session.SendPromptAsync("sh mkdir ~/made && touch ~/made/file && id -u")).Text.Should().Be("exit 0\n1000", "inside, the agent is agentos (1000)");
+            var folder = OwnerOf(Path.Combine(fixture.VmHome(vm.Id), "made"));
+            var file = OwnerOf(Path.Combine(fixture.VmHome(vm.Id), "made", "file"));
+            file.Should().Be(folder);
+            owners.Add(file);
+        }
+
+        owners.Should().NotContain(0, "a file an agent creates must never be root's on the host");
+        owners.Should().NotContain(ServerUid, "nor the server's own user's, whose files the agent would then share");
+        owners.Should().OnlyContain(uid => uid >= AgentOsOptions.DefaultSandboxFirstUid, "agents run as uids of the sandbox range");
+        owners[0].Should().NotBe(owners[1], "each VM has a uid of its own, so an agent that escaped its sandbox still could not touch another VM's files");
+    }
+
+    [Fact]
+    public async Task AnAgent_CannotReadRootOnlyFiles_OfAHostFolderItsTypeExposes()
+    {
+        // An operator exposes a host folder to an agent type (tools, a shared cache): the agent may read there what any
+        // unprivileged user could, not the files only root may read.
+        var secret = Path.Combine(fixture.ExposedFolder, "root-only-" + Guid.NewGuid().ToString("N"));
+        var open = Path.Combine(fixture.ExposedFolder, "public-" + Guid.NewGuid().ToString("N"));
+        await File.WriteAllTextAsync(secret, "ROOT-SECRET");
+        File.SetUnixFileMode(secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        await File.WriteAllTextAsync(open, "PUBLIC");
+        File.SetUnixFileMode(open, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        var session = await fixture.NewVm().CreateSessionAsync(TestAgents.ExposesHostFolder);
+
+        (await session.SendPromptAsync($"sh cat {open}")).Text.Should().Be("exit 0\nPUBLIC", "the folder is exposed");
+        var reply = (await session.SendPromptAsync($"sh cat {secret}")).Text;
+
+        reply.Should().NotContain("ROOT-SECRET", "a file only its owner may read is not the agent's");
+        reply.Should().StartWith("exit 1").And.Contain("Permission denied");
+    }
+
+    [Fact]
+    public async Task FilesTheServerOrAnOperatorPutsInAHome_AreTheAgentsToChange()
+    {
+        var vm = fixture.NewVm();
+        var home = fixture.VmHome(vm.Id);
+        Directory.CreateDirectory(Path.Combine(home, "provisioned", "deep")); // as an operator provisions a VM's config, before its agent runs
+        await File.WriteAllTextAsync(Path.Combine(home, "provisioned", "deep", "config.json"), "{}");
+        var session = await vm.CreateSessionAsync(TestAgents.Default);
+
+        (await session.SendPromptAsync("sh echo more >> ~/provisioned/deep/config.json && mkdir ~/provisioned/deep/sub && echo ok")).Text.Should().Be("exit 0\nok");
+        (await session.SendPromptAsync("write /home/agentos/server/made/it.txt by fs/write_text_file")).Text.Should().Be("wrote /home/agentos/server/made/it.txt");
+        (await session.SendPromptAsync("sh echo more >> ~/server/made/it.txt && mkdir ~/server/made/sub && echo ok")).Text.Should().Be("exit 0\nok",
+            "what the server writes for the agent (and the folders it makes for it) belong to the agent");
+        var agent = OwnerOf(Path.Combine(home, "provisioned", "deep", "sub"));
+        new[] { "provisioned", "provisioned/deep", "provisioned/deep/config.json", "server", "server/made", "server/made/it.txt" }
+            .Select(p => OwnerOf(Path.Combine(home, p))).Should().AllBeEquivalentTo(agent);
+    }
+
+    [Fact]
     public async Task TheDataDirectory_AndAVmsDatabase_AreTheServersUsersAlone()
     {
         var vm = fixture.NewVm();
@@ -216,6 +276,21 @@ public sealed class HostPrivilegeAttackTests(ClusterFixture fixture)
     }
 
     private static int GroupOrOther(UnixFileMode mode) => (int)mode & 0b000_111_111;
+
+    private static int ServerUid => (int)geteuid();
+
+    /// <summary>The owner's uid on the host (coreutils' stat: .NET has no API for it).</summary>
+    private static int OwnerOf(string path)
+    {
+        using var process = Process.Start(new ProcessStartInfo("stat", ["-c", "%u", path]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        process.ExitCode.Should().Be(0, $"stat {path}: {process.StandardError.ReadToEnd()}");
+        return int.Parse(output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc")]
+    private static extern uint geteuid();
 
     private static string HostTool(string name) =>
         new[] { "/usr/bin", "/usr/local/bin", "/bin" }.Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists)

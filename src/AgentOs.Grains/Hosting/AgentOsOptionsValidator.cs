@@ -54,6 +54,9 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
         Check(Enum.IsDefined(o.Sandbox), "Sandbox", o.Sandbox, "it must be auto, bubblewrap or none");
         Check(Enum.IsDefined(o.Durability), "Durability", o.Durability, "it must be process or power");
         Check(Enum.IsDefined(o.SandboxNetwork), "SandboxNetwork", o.SandboxNetwork, "it must be internet, none or host");
+        Check(o.SandboxFirstUid >= 65_536, "SandboxFirstUid", o.SandboxFirstUid, "it must be 65536 or more: the uids below are the host's own users and nobody");
+        Check(o.SandboxUidCount >= 1 && (ulong)o.SandboxFirstUid + o.SandboxUidCount <= int.MaxValue, "SandboxUidCount", o.SandboxUidCount,
+            $"it must be at least 1, and SandboxFirstUid + SandboxUidCount at most {int.MaxValue} (uids past 2^31 - 1 confuse many tools)");
         foreach (var port in o.SandboxAllowHostPorts.Where(p => p is <= 0 or > 65535))
         {
             Check(false, "SandboxAllowHostPorts", port, "each must be a TCP port number (1 to 65535)");

@@ -36,17 +36,29 @@ internal static partial class HomeFiles
         return Open(root, relative, OCloexec, 0, relative);
     }
 
-    /// <summary>Creates or truncates <paramref name="relative"/> for writing, making the folders above it (0755) as needed.</summary>
+    /// <summary>
+    /// Creates or truncates <paramref name="relative"/> for writing, making the folders above it (0755) as needed. What it
+    /// makes belongs to the home's owner (the VM's own uid, when agents run as one), as if the agent had made it, and so
+    /// does a file the server's user had there.
+    /// </summary>
     public static SafeFileHandle OpenWrite(string home, string relative)
     {
         using var root = OpenHome(home);
+        var owner = FileOwners.Of(root);
+        var give = owner.Uid != FileOwners.Server.Uid;
         var parent = Path.GetDirectoryName(relative) ?? "";
         if (parent.Length > 0)
         {
-            CreateDirectories(root, parent, relative);
+            CreateDirectories(root, parent, relative, give ? owner : null);
         }
 
-        return Open(root, relative, OWrOnly | OCreat | OTrunc | OCloexec, 0b110_100_100, relative);
+        var file = Open(root, relative, OWrOnly | OCreat | OTrunc | OCloexec, 0b110_100_100, relative);
+        if (give && FileOwners.Of(file).Uid == FileOwners.Server.Uid)
+        {
+            FileOwners.Give(file, owner);
+        }
+
+        return file;
     }
 
     /// <summary>The handle every path is resolved beneath: the VM's home itself (the server's, not the agent's, to name).</summary>
@@ -63,7 +75,7 @@ internal static partial class HomeFiles
         return root;
     }
 
-    private static void CreateDirectories(SafeFileHandle root, string parent, string requested)
+    private static void CreateDirectories(SafeFileHandle root, string parent, string requested, FileOwner? owner)
     {
         var parts = parent.Split('/', StringSplitOptions.RemoveEmptyEntries);
         for (var i = 0; i < parts.Length; i++)
@@ -82,7 +94,14 @@ internal static partial class HomeFiles
             }
 
             using var above = Open(root, string.Join('/', parts[..i]), OPath | ODirectory | OCloexec, 0, requested);
-            if (mkdirat(above, parts[i], 0b111_101_101) != 0 && Marshal.GetLastPInvokeError() is var e && e != EEXIST)
+            if (mkdirat(above, parts[i], 0b111_101_101) == 0)
+            {
+                if (owner is { } given)
+                {
+                    FileOwners.Give(above, parts[i], given);
+                }
+            }
+            else if (Marshal.GetLastPInvokeError() is var e && e != EEXIST)
             {
                 throw Failure(e, requested);
             }

@@ -3,7 +3,8 @@ using AgentOs.Layout;
 namespace AgentOs.Sandbox;
 
 /// <summary>
-/// Agents under bubblewrap: a new user (uid 1000 "agentos", no capabilities), pid, ipc, uts and
+/// Agents under bubblewrap: a user namespace (uid 1000 "agentos", no capabilities; on the host, the VM's own unprivileged
+/// uid when the server is root, see <see cref="VmUsers"/>, else the server's user), pid, ipc, uts and
 /// cgroup namespace; the host's system directories read-only and nothing else of the host but a
 /// short list of <c>/etc</c> files; the VM's home read-write at <c>/home/agentos</c>; a private
 /// <c>/tmp</c>, its own <c>/proc</c>, a minimal <c>/dev</c>; killed with the server
@@ -13,7 +14,7 @@ namespace AgentOs.Sandbox;
 /// (<see cref="VmNetwork"/>, joined with nsenter before bwrap starts), a namespace with only a loopback, or,
 /// when asked for by name, the host's.
 /// </summary>
-internal sealed class BubblewrapSandbox(string bwrap, SandboxNetworkMode network, VmNetworks? networks, string identityDirectory, bool disableUserNamespaces, string? seccompFile) : AgentSandbox
+internal sealed class BubblewrapSandbox(string bwrap, SandboxNetworkMode network, VmNetworks? networks, VmUsers? users, string identityDirectory, bool disableUserNamespaces, string? seccompFile) : AgentSandbox
 {
     /// <summary>Where server-made files appear inside the sandbox.</summary>
     public const string RunDirectory = "/run/agentos";
@@ -30,7 +31,18 @@ internal sealed class BubblewrapSandbox(string bwrap, SandboxNetworkMode network
 
     public override string Name => "bubblewrap";
 
-    public override ValueTask DisposeAsync() => networks?.DisposeAsync() ?? ValueTask.CompletedTask;
+    public override async ValueTask DisposeAsync()
+    {
+        if (networks is not null)
+        {
+            await networks.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (users is not null)
+        {
+            await users.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 
     public override bool MapsHome => true;
 
@@ -40,15 +52,36 @@ internal sealed class BubblewrapSandbox(string bwrap, SandboxNetworkMode network
 
     public override async Task<AgentLaunch> PrepareAsync(SandboxedCommand command, CancellationToken cancellationToken)
     {
-        var args = new List<string>
+        // The VM's own user (when the server is root): its user namespace, its home handed over, the server's files for it given to it.
+        var user = users is null ? null : await users.AcquireAsync(command.Paths, cancellationToken).ConfigureAwait(false);
+        try
         {
-            "--die-with-parent", "--new-session",
-            "--unshare-user", "--uid", "1000", "--gid", "1000",
+            return await PrepareAsync(command, user?.Value, user, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (user is not null)
+            {
+                await user.DisposeAsync().ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    private async Task<AgentLaunch> PrepareAsync(SandboxedCommand command, VmUser? user, IAsyncDisposable? userShare, CancellationToken cancellationToken)
+    {
+        var args = new List<string> { "--die-with-parent", "--new-session" };
+        // A user namespace of the VM's (the launcher opens it on fd 5), or, with the server's uid, one bwrap makes.
+        args.AddRange(user is null ? ["--unshare-user"] : ["--userns", "5"]);
+        args.AddRange(
+        [
+            "--uid", "1000", "--gid", "1000",
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
             "--hostname", "agentos",
             "--cap-drop", "ALL",
-        };
-        if (disableUserNamespaces)
+        ]);
+        if (disableUserNamespaces && user is null)
         {
             // No nested user namespace (the way in to most kernel local-root bugs): bwrap 0.8 sets user.max_user_namespaces to 1 inside.
             args.Add("--disable-userns");
@@ -89,10 +122,21 @@ internal sealed class BubblewrapSandbox(string bwrap, SandboxNetworkMode network
 
         foreach (var file in command.Files)
         {
+            if (user is not null)
+            {
+                FileOwners.Give(file.HostPath, user.Owner); // the agent's to read (0600, in the session's 0700 run folder)
+            }
+
             args.AddRange(["--ro-bind", file.HostPath, file.AgentPath]);
         }
 
-        args.AddRange(["--chdir", command.Paths.ToAgent(command.VmCwd), "--", command.Command, .. command.Args]);
+        args.AddRange(["--chdir", command.Paths.ToAgent(command.VmCwd), "--"]);
+        if (user is not null)
+        {
+            args.AddRange(["/bin/sh", "-c", "exec \"$@\" 5<&-", "agentos-agent"]); // bwrap leaves the namespace's fd 5 open: not the agent's to hold
+        }
+
+        args.AddRange([command.Command, .. command.Args]);
 
         // A clean launcher: bwrap (and the shell that opens its arguments file) run with a fixed environment of
         // their own, so nothing of the session's Env reaches a loader on the host; the agent's environment goes
@@ -103,13 +147,19 @@ internal sealed class BubblewrapSandbox(string bwrap, SandboxNetworkMode network
         var argsFile = Path.Combine(command.RunDirectory, "launch.args");
         PrivateFiles.CreateDirectory(command.RunDirectory);
         WriteArgsFile(argsFile, ["--clearenv", .. command.Env.SelectMany(e => new[] { "--setenv", e.Key, e.Value })]);
-        IReadOnlyList<string> enter = lease is null ? [] : lease.Network.Enter(networks!.Tools);
+        IReadOnlyList<string> enter = lease is null ? [] : lease.Value.Enter(networks!.Tools, withItsUserNamespace: user is null);
+        // bwrap runs as the VM's uid (with no supplementary group: bwrap clears none) and joins the VM's user namespace.
+        IReadOnlyList<string> become = user is null ? [] : [users!.Setpriv, .. VmUsers.BecomeArgs(user.Owner)];
         // bwrap runs from the VM's folder on the host; the agent starts in --chdir.
-        return new AgentLaunch("/bin/sh", ["-c", OpenArgsThenRun, "agentos-launch", argsFile, seccompFile ?? "", .. enter, bwrap, "--args", "3", .. args], LauncherEnvironment, command.Paths.HostHome, lease);
+        return new AgentLaunch("/bin/sh", ["-c", OpenArgsThenRun, "agentos-launch", argsFile, seccompFile ?? "", user?.NamespacePath ?? "", .. enter, .. become, bwrap, "--args", "3", .. args],
+            LauncherEnvironment, command.Paths.HostHome, Resources.Of(lease, userShare));
     }
 
-    /// <summary>sh -c: fd 3 ← the arguments file ($1), which is then removed; fd 4 ← the seccomp program ($2, when set); then exec the rest.</summary>
-    private const string OpenArgsThenRun = "f=\"$1\"; s=\"$2\"; shift 2; exec 3<\"$f\" && rm -f \"$f\" && if [ -n \"$s\" ]; then exec 4<\"$s\"; fi && exec \"$@\"";
+    /// <summary>
+    /// sh -c: fd 3 ← the arguments file ($1), which is then removed; fd 4 ← the seccomp program ($2, when set); fd 5 ← the VM's
+    /// user namespace ($3, when set); then exec the rest.
+    /// </summary>
+    private const string OpenArgsThenRun = "f=\"$1\"; s=\"$2\"; u=\"$3\"; shift 3; exec 3<\"$f\" && rm -f \"$f\" && if [ -n \"$s\" ]; then exec 4<\"$s\"; fi && if [ -n \"$u\" ]; then exec 5<\"$u\"; fi && exec \"$@\"";
 
     /// <summary>The launcher's whole environment: nothing of the server's or the session's.</summary>
     private static readonly IReadOnlyDictionary<string, string> LauncherEnvironment = new Dictionary<string, string>(StringComparer.Ordinal)

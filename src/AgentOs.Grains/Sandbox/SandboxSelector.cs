@@ -31,12 +31,14 @@ internal static partial class SandboxSelector
         {
             var identity = Path.Combine(options.DataDirectoryFullPath, "sandbox");
             BubblewrapSandbox.WriteIdentity(identity);
-            var networks = SelectNetwork(options, logger);
             var seccomp = WriteSeccompFilter(bwrap!, identity, disableUserNamespaces);
-            Log.Bubblewrap(logger, bwrap!, NetworkSummary(options), disableUserNamespaces ? "refused" : "NOT refused",
+            var users = SelectUsers(bwrap!, options, logger);
+            var networks = SelectNetwork(options, logger);
+            Log.Bubblewrap(logger, bwrap!, users is null ? $"the server's own (uid {Layout.FileOwners.Server.Uid})" : $"one of each VM's own, from uid {options.SandboxFirstUid}",
+                NetworkSummary(options), NestedUserNamespaces(users is not null, disableUserNamespaces, seccomp is not null),
                 seccomp is null ? "NOT applied (x86-64 only)" : SeccompFilter.Summary, string.Join(", ", Software.CommonTools.Present),
                 Software.CommonTools.Missing.Count == 0 ? "none" : string.Join(", ", Software.CommonTools.Missing));
-            return new BubblewrapSandbox(bwrap!, options.SandboxNetwork, networks, identity, disableUserNamespaces, seccomp);
+            return new BubblewrapSandbox(bwrap!, options.SandboxNetwork, networks, users, identity, disableUserNamespaces, seccomp);
         }
 
         if (options.Sandbox == SandboxMode.Bubblewrap)
@@ -47,6 +49,37 @@ internal static partial class SandboxSelector
         Log.HostProcesses(logger, problem);
         return new HostProcessSandbox();
     }
+
+    /// <summary>
+    /// Each VM's own uid (<see cref="VmUsers"/>) when the server is root; one throw-away sandbox in such a user namespace must
+    /// start, or the server does not (running agents as root instead would give them root's files).
+    /// </summary>
+    private static VmUsers? SelectUsers(string bwrap, AgentOsOptions options, ILogger logger)
+    {
+        if (VmUsers.Create(options, logger) is not { } users)
+        {
+            return null;
+        }
+
+        var user = users.ProbeUserAsync().GetAwaiter().GetResult();
+        try
+        {
+            var problem = Probe(users.Setpriv, [.. VmUsers.BecomeArgs(user.Owner), bwrap, "--userns", "5", "--uid", VmUsers.SandboxUid.ToString(System.Globalization.CultureInfo.InvariantCulture)], fd5: user.NamespacePath);
+            return problem is null ? users : throw new InvalidOperationException(
+                $"The server runs as root, so each VM's agents run as a uid of its own (AgentOs:SandboxFirstUid), but a sandbox in such a user namespace did not start: {problem}.");
+        }
+        finally
+        {
+            user.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private static string NestedUserNamespaces(bool vmUsers, bool disabledByBwrap, bool seccomp) => (vmUsers, disabledByBwrap, seccomp) switch
+    {
+        (false, true, _) => "refused (bwrap --disable-userns)",
+        (_, _, true) => "refused (the seccomp filter)",
+        _ => "NOT refused",
+    };
 
     /// <summary>
     /// The VMs' own networks under <see cref="SandboxNetworkMode.Internet"/>: the tools must be there and one throw-away
@@ -112,17 +145,23 @@ internal static partial class SandboxSelector
         _ => "THE HOST'S",
     };
 
-    /// <summary>Starts one throw-away sandbox; null when it works, else what went wrong.</summary>
-    private static string? Probe(string bwrap, string[] extra, string? fd4 = null)
+    /// <summary>
+    /// Starts one throw-away sandbox: <paramref name="bwrap"/> with a user namespace of its own, or, with <paramref name="fd5"/> (a user
+    /// namespace to join), <paramref name="bwrap"/> is the launcher (setpriv) and <paramref name="extra"/> starts with bwrap. Null when it
+    /// works, else what went wrong.
+    /// </summary>
+    private static string? Probe(string bwrap, string[] extra, string? fd4 = null, string? fd5 = null)
     {
-        // Through sh, which can open a file on a descriptor for bwrap (fd 4), as the agent launcher does.
+        // Through sh, which can open files on descriptors for bwrap (fd 4, fd 5), as the agent launcher does.
         var start = new ProcessStartInfo("/bin/sh")
         {
             RedirectStandardError = true,
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        foreach (var arg in (string[])["-c", "if [ -n \"$1\" ]; then exec 4<\"$1\"; fi; shift; exec \"$@\"", "agentos-probe", fd4 ?? "", bwrap, "--unshare-user", .. extra, "--unshare-pid", "--cap-drop", "ALL", .. BubblewrapSandbox.SystemDirectoryArgs(), "--proc", "/proc", "--", "true"])
+        string[] launch = fd5 is null ? [bwrap, "--unshare-user", .. extra] : [bwrap, .. extra]; // with fd 5, bwrap is setpriv and extra names bwrap
+        foreach (var arg in (string[])["-c", "if [ -n \"$1\" ]; then exec 4<\"$1\"; fi; if [ -n \"$2\" ]; then exec 5<\"$2\"; fi; shift 2; exec \"$@\"", "agentos-probe", fd4 ?? "", fd5 ?? "",
+            .. launch, "--unshare-pid", "--cap-drop", "ALL", .. BubblewrapSandbox.SystemDirectoryArgs(), "--proc", "/proc", "--", "true"])
         {
             start.ArgumentList.Add(arg);
         }
@@ -153,8 +192,8 @@ internal static partial class SandboxSelector
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Information, Message = "Agents run under bubblewrap ({Bwrap}); network: {Network}; nested user namespaces {UserNamespaces}; seccomp: {Seccomp}; common tools from the host, read-only: {Tools} (not on this host: {Missing})")]
-        public static partial void Bubblewrap(ILogger logger, string bwrap, string network, string userNamespaces, string seccomp, string tools, string missing);
+        [LoggerMessage(Level = LogLevel.Information, Message = "Agents run under bubblewrap ({Bwrap}); host uid: {Uid}; network: {Network}; nested user namespaces {UserNamespaces}; seccomp: {Seccomp}; common tools from the host, read-only: {Tools} (not on this host: {Missing})")]
+        public static partial void Bubblewrap(ILogger logger, string bwrap, string uid, string network, string userNamespaces, string seccomp, string tools, string missing);
 
         [LoggerMessage(Level = LogLevel.Debug, Message = "A VM network namespace (holder, nftables rules, slirp4netns) came up in {Milliseconds:F1} ms; it is kept as the first VM's")]
         public static partial void NetworkProbe(ILogger logger, double milliseconds);

@@ -43,9 +43,14 @@ internal sealed class VmNetwork : IAsyncDisposable
     /// <summary>The process whose namespaces agents join.</summary>
     public int HolderPid => _holder.Id;
 
-    /// <summary>The launcher prefix that runs the rest of the command line inside this namespace.</summary>
-    public IReadOnlyList<string> Enter(NetworkTools tools) =>
-        [tools.Nsenter, $"--target={HolderPid}", "--user", "--net", "--preserve-credentials", "--"];
+    /// <summary>
+    /// The launcher prefix that runs the rest of the command line inside this network namespace: as the server's user in the
+    /// holder's user namespace (which owns it), or, for a launcher that brings a user namespace of its own (<see cref="VmUsers"/>),
+    /// with the network namespace alone.
+    /// </summary>
+    public IReadOnlyList<string> Enter(NetworkTools tools, bool withItsUserNamespace) => withItsUserNamespace
+        ? [tools.Nsenter, $"--target={HolderPid}", "--user", "--net", "--preserve-credentials", "--"]
+        : [tools.Nsenter, $"--target={HolderPid}", "--net", "--"];
 
     public static async Task<VmNetwork> CreateAsync(NetworkTools tools, string rules, CancellationToken cancellationToken)
     {

@@ -9,7 +9,8 @@ namespace AgentOs.Sandbox;
 /// </summary>
 internal sealed class VmNetworks : IAsyncDisposable
 {
-    private readonly Dictionary<string, Entry> _live = new(StringComparer.Ordinal);
+    private readonly VmShares<VmNetwork> _live = new();
+    private readonly Lock _gate = new();
     private readonly NetworkTools _tools;
     private readonly IReadOnlyCollection<int> _allowedHostPorts;
     private static readonly TimeSpan ReplenishDelay = TimeSpan.FromSeconds(1);
@@ -32,70 +33,50 @@ internal sealed class VmNetworks : IAsyncDisposable
     public NetworkTools Tools => _tools;
 
     /// <summary>A share of <paramref name="vmRoot"/>'s network; dispose it when the agent has exited.</summary>
-    public async Task<Lease> AcquireAsync(string vmRoot, CancellationToken cancellationToken)
-    {
-        Entry entry;
-        lock (_live)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_live.TryGetValue(vmRoot, out entry!))
-            {
-                entry = new Entry(TakeSpare());
-                _live[vmRoot] = entry;
-            }
-
-            entry.Users++;
-        }
-
-        try
-        {
-            return new Lease(this, vmRoot, entry, await entry.Network.WaitAsync(cancellationToken).ConfigureAwait(false));
-        }
-        catch
-        {
-            await ReleaseAsync(vmRoot, entry).ConfigureAwait(false);
-            throw;
-        }
-    }
+    public Task<VmShares<VmNetwork>.Share> AcquireAsync(string vmRoot, CancellationToken cancellationToken) =>
+        _live.AcquireAsync(vmRoot, TakeSpare, cancellationToken);
 
     public async ValueTask DisposeAsync()
     {
-        List<Task<VmNetwork>> networks;
-        lock (_live)
+        Task<VmNetwork>? spare;
+        lock (_gate)
         {
             _disposed = true;
-            networks = [.. _live.Values.Select(e => e.Network), .. _spare is null ? [] : new[] { _spare }];
-            _live.Clear();
+            spare = _spare;
             _spare = null;
         }
 
-        foreach (var network in networks)
+        await _live.DisposeAsync().ConfigureAwait(false);
+        if (spare is not null)
         {
-            await DisposeNetworkAsync(network).ConfigureAwait(false);
+            await VmShares<VmNetwork>.DisposeValueAsync(spare).ConfigureAwait(false);
         }
     }
 
     /// <summary>
-    /// Under the lock: the spare if it came up (else a new one). The next spare is made a moment later, not now:
+    /// The spare if it came up (else a new one). The next spare is made a moment later, not now:
     /// made at once, its three processes competed for the CPU with the agent start that took this one (+13 ms on
     /// a VM's first CreateSession, 2 cores).
     /// </summary>
     private Task<VmNetwork> TakeSpare()
     {
-        var spare = _spare is { IsFaulted: false, IsCanceled: false } ready ? ready : CreateAsync(_tools, _allowedHostPorts);
-        _spare = null;
-        if (!_replenishing)
+        lock (_gate)
         {
-            _replenishing = true;
-            _ = Task.Delay(ReplenishDelay).ContinueWith(_ => Replenish(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-        }
+            var spare = _spare is { IsFaulted: false, IsCanceled: false } ready ? ready : CreateAsync(_tools, _allowedHostPorts);
+            _spare = null;
+            if (!_replenishing && !_disposed)
+            {
+                _replenishing = true;
+                _ = Task.Delay(ReplenishDelay).ContinueWith(_ => Replenish(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            }
 
-        return spare;
+            return spare;
+        }
     }
 
     private void Replenish()
     {
-        lock (_live)
+        lock (_gate)
         {
             _replenishing = false;
             if (!_disposed && _spare is null)
@@ -103,61 +84,5 @@ internal sealed class VmNetworks : IAsyncDisposable
                 _spare = CreateAsync(_tools, _allowedHostPorts);
             }
         }
-    }
-
-    private async ValueTask ReleaseAsync(string vmRoot, Entry entry)
-    {
-        lock (_live)
-        {
-            if (--entry.Users > 0 || !_live.TryGetValue(vmRoot, out var current) || current != entry)
-            {
-                return;
-            }
-
-            _live.Remove(vmRoot);
-        }
-
-        await DisposeNetworkAsync(entry.Network).ConfigureAwait(false);
-    }
-
-    private static async ValueTask DisposeNetworkAsync(Task<VmNetwork> network)
-    {
-        try
-        {
-            await (await network.ConfigureAwait(false)).DisposeAsync().ConfigureAwait(false);
-        }
-        catch (AgentOsException)
-        {
-            // it was never made
-        }
-    }
-
-    internal sealed class Entry(Task<VmNetwork> network)
-    {
-        public Task<VmNetwork> Network { get; } = network;
-
-        public int Users { get; set; }
-    }
-
-    /// <summary>One agent's share of its VM's network.</summary>
-    public sealed class Lease : IAsyncDisposable
-    {
-        private readonly VmNetworks _owner;
-        private readonly string _vmRoot;
-        private readonly Entry _entry;
-        private int _released;
-
-        internal Lease(VmNetworks owner, string vmRoot, Entry entry, VmNetwork network)
-        {
-            _owner = owner;
-            _vmRoot = vmRoot;
-            _entry = entry;
-            Network = network;
-        }
-
-        public VmNetwork Network { get; }
-
-        public ValueTask DisposeAsync() =>
-            Interlocked.Exchange(ref _released, 1) == 0 ? _owner.ReleaseAsync(_vmRoot, _entry) : ValueTask.CompletedTask;
     }
 }

@@ -13,6 +13,7 @@ namespace AgentOs.Server.Tests.Infrastructure;
 public class ClusterFixture : IAsyncLifetime
 {
     private readonly TempDirectory _data = new("agentos-grains");
+    private readonly TempDirectory _exposed = new("agentos-exposed");
     private IHost? _silo;
 
     /// <summary>A small prompt queue bound (the default is 16), so the bound is quick to reach.</summary>
@@ -24,6 +25,9 @@ public class ClusterFixture : IAsyncLifetime
     public AgentOsClient Client { get; private set; } = null!;
 
     public string DataDirectory => _data.Path;
+
+    /// <summary>A host folder (outside the data directory) that agents of type <see cref="TestAgents.ExposesHostFolder"/> see read-only.</summary>
+    public string ExposedFolder => _exposed.Path;
 
     /// <summary>Every stderr chunk of every agent (OnAgentStderr).</summary>
     public ConcurrentQueue<AgentStderrChunk> Stderr { get; } = new();
@@ -53,6 +57,9 @@ public class ClusterFixture : IAsyncLifetime
                 var exposing = TestAgents.Make();
                 exposing.ReadOnlyPaths.Add(_data.Path);
                 o.Agents[TestAgents.ExposesDataDirectory] = exposing;
+                var sharing = TestAgents.Make();
+                sharing.ReadOnlyPaths.Add(_exposed.Path);
+                o.Agents[TestAgents.ExposesHostFolder] = sharing;
                 Configure(o);
             });
         });
@@ -80,6 +87,7 @@ public class ClusterFixture : IAsyncLifetime
         }
 
         _data.Dispose();
+        _exposed.Dispose();
     }
 }
 

@@ -19,6 +19,9 @@ public static class TestAgents
     /// <summary>Misconfigured on purpose by <see cref="ClusterFixture"/>: its ReadOnlyPaths name the data directory.</summary>
     public const string ExposesDataDirectory = "test-exposes-data";
 
+    /// <summary>Sees <see cref="ClusterFixture.ExposedFolder"/>, a host folder, read-only (declared by <see cref="ClusterFixture"/>).</summary>
+    public const string ExposesHostFolder = "test-exposes-folder";
+
     public static Dictionary<string, AgentTypeOptions> All() => new(StringComparer.Ordinal)
     {
         [Default] = Make(),
