@@ -140,6 +140,81 @@ public sealed record PendingPermission
 [GenerateSerializer, Immutable, Alias("AgentOs.PermissionOption")]
 public sealed record PermissionOption([property: Id(0)] string OptionId, [property: Id(1)] string? Name, [property: Id(2)] string? Kind);
 
+/// <summary>
+/// An elicitation of the agent (ACP <c>elicitation/create</c>) waiting for <see cref="IVmGrain.RespondElicitation"/>: the agent asks
+/// the user for input through a form (<see cref="Mode"/> <c>form</c>: fields described by <see cref="RequestedSchema"/>) or by
+/// sending them to a URL (<c>url</c>: <see cref="Url"/>; the user gives what is asked there, not to the client).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.PendingElicitation")]
+public sealed record PendingElicitation
+{
+    /// <summary>The seq of the request's <c>elicitation/create</c> event: the id to answer it with.</summary>
+    [Id(0)] public required long RequestId { get; init; }
+
+    /// <summary><c>form</c>, <c>url</c>, or a mode newer than AgentOs (see <see cref="Params"/>).</summary>
+    [Id(1)] public required string Mode { get; init; }
+
+    /// <summary>What the agent asks for and why, for the user.</summary>
+    [Id(2)] public required string Message { get; init; }
+
+    /// <summary>For <c>form</c>: the restricted JSON Schema of the fields (<c>{ "type": "object", "properties", "required"? }</c>).</summary>
+    [Id(3)] public string? RequestedSchema { get; init; }
+
+    /// <summary>For <c>url</c>: where to send the user (show its host and ask before opening it).</summary>
+    [Id(4)] public string? Url { get; init; }
+
+    /// <summary>For <c>url</c>: the agent's id of the elicitation, which its <c>elicitation/complete</c> notification names.</summary>
+    [Id(5)] public string? ElicitationId { get; init; }
+
+    /// <summary>The tool call it belongs to, when the agent says.</summary>
+    [Id(6)] public string? ToolCallId { get; init; }
+
+    /// <summary>The request's ACP params as JSON.</summary>
+    [Id(7)] public required string Params { get; init; }
+
+    /// <summary>When the request arrived.</summary>
+    [Id(8)] public DateTimeOffset RequestedAt { get; init; }
+
+    /// <summary>When it will be cancelled if nobody answers.</summary>
+    [Id(9)] public DateTimeOffset ExpiresAt { get; init; }
+}
+
+/// <summary>What the user did with an elicitation.</summary>
+public enum ElicitationAction
+{
+    /// <summary>Gave the input (a form's fields in <see cref="ElicitationAnswer.ContentJson"/>; nothing for a URL).</summary>
+    Accept = 0,
+
+    /// <summary>Explicitly refused to give it.</summary>
+    Decline = 1,
+
+    /// <summary>Dismissed it without a choice.</summary>
+    Cancel = 2,
+}
+
+/// <summary>A client's answer to an elicitation (<see cref="IVmGrain.RespondElicitation"/>).</summary>
+[GenerateSerializer, Immutable, Alias("AgentOs.ElicitationAnswer")]
+public sealed record ElicitationAnswer
+{
+    [Id(0)] public required ElicitationAction Action { get; init; }
+
+    /// <summary>With <see cref="ElicitationAction.Accept"/> of a form: a JSON object of the form's fields (strings, numbers, booleans, arrays of strings).</summary>
+    [Id(1)] public string? ContentJson { get; init; }
+
+    /// <summary>Accepts a form with <paramref name="content"/> (field name → string, number, boolean or string array), or a URL elicitation with none.</summary>
+    public static ElicitationAnswer Accept(IReadOnlyDictionary<string, object?>? content = null) =>
+        new() { Action = ElicitationAction.Accept, ContentJson = content is null ? null : System.Text.Json.JsonSerializer.Serialize(content) };
+
+    /// <summary>Accepts a form with its fields as a JSON object.</summary>
+    public static ElicitationAnswer AcceptJson(string contentJson) => new() { Action = ElicitationAction.Accept, ContentJson = contentJson };
+
+    /// <summary>The user refused.</summary>
+    public static ElicitationAnswer Decline() => new() { Action = ElicitationAction.Decline };
+
+    /// <summary>The user dismissed it.</summary>
+    public static ElicitationAnswer Cancel() => new() { Action = ElicitationAction.Cancel };
+}
+
 /// <summary>An MCP server: local (<see cref="Command"/>) or remote (<see cref="Url"/>).</summary>
 [GenerateSerializer, Immutable, Alias("AgentOs.McpServerConfig")]
 public sealed record McpServerConfig

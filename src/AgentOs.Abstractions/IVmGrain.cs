@@ -68,6 +68,28 @@ public interface IVmGrain : IGrainWithStringKey
     Task<IReadOnlyList<PendingPermission>> GetPendingPermissions(string sessionId);
 
     /// <summary>
+    /// Answers an elicitation (ACP <c>elicitation/create</c>) of a session created with <see cref="PermissionPolicy.Ask"/>, the only
+    /// sessions whose agents are offered elicitation (the others decline at once). The agent gets the action and, for an accepted
+    /// form, the fields; the answer is recorded (<c>_agentos/client_response</c> with <c>reason</c> <c>client</c>). A request nobody
+    /// answers is cancelled after the session's permission timeout. Runs while the prompt that waits for it runs.
+    /// </summary>
+    /// <param name="sessionId">The session.</param>
+    /// <param name="requestId">The seq of the request's <c>elicitation/create</c> event (see <see cref="GetPendingElicitations"/>).</param>
+    /// <param name="answer">Accept (with a form's fields), decline or cancel.</param>
+    /// <exception cref="AgentOsException">
+    /// <see cref="AgentOsErrorCode.UnknownSession"/> for a session the VM does not have;
+    /// <see cref="AgentOsErrorCode.ElicitationNotPending"/> when no such elicitation waits;
+    /// <see cref="AgentOsErrorCode.InvalidArgument"/> for content that does not fit the form (a field it does not ask for, of the
+    /// wrong type, a required one missing) or content for a URL elicitation; the message says which, and the request keeps waiting.
+    /// </exception>
+    [Alias("RespondElicitation")]
+    Task RespondElicitation(string sessionId, long requestId, ElicitationAnswer answer);
+
+    /// <summary>The session's elicitations waiting for <see cref="RespondElicitation"/>, oldest first. Empty for a session whose agent is not running.</summary>
+    [Alias("GetPendingElicitations")]
+    Task<IReadOnlyList<PendingElicitation>> GetPendingElicitations(string sessionId);
+
+    /// <summary>
     /// The session's modes: the current one and those the agent offers (null when it offers none).
     /// Current as the agent last reported it (<c>current_mode_update</c>). Live sessions only:
     /// a suspended, closed or crashed one gives <see cref="AgentOsErrorCode.UnknownSession"/>; resume it first.

@@ -160,13 +160,15 @@ public static class AgentOsEventMethods
     /// <summary>
     /// An answer AgentOs gave to an agent-to-client request: <c>{ "requestSeq", "requestId", "method", "result" | "error", "reason"? }</c>.
     /// <c>requestSeq</c> is the seq of the request's event, <c>requestId</c> its JSON-RPC id. For
-    /// <c>session/request_permission</c>, <c>reason</c> says who decided: <c>policy</c> (AllowAll or RejectAll),
-    /// <c>client</c> (<see cref="IVmGrain.RespondPermission"/>), <c>timeout</c> (nobody answered in time: rejected),
+    /// <c>session/request_permission</c> and <c>elicitation/create</c>, <c>reason</c> says who decided: <c>policy</c> (AllowAll or
+    /// RejectAll: a permission allowed or rejected, an elicitation declined), <c>client</c> (<see cref="IVmGrain.RespondPermission"/>,
+    /// <see cref="IVmGrain.RespondElicitation"/>), <c>timeout</c> (nobody answered in time: rejected, or an elicitation cancelled),
     /// <c>turn_cancelled</c> (<see cref="IVmGrain.CancelPrompt"/>: outcome cancelled), <c>session_stopped</c>
     /// (closed, destroyed or put to sleep: outcome cancelled) or <c>agent_exited</c>. For <c>fs/read_text_file</c>,
     /// <c>result.content</c> is the file's first 64 KiB when it is larger, with <c>contentBytes</c>, <c>contentSha256</c>
     /// and <c>contentTruncated: true</c> (the agent itself got the whole file); an <c>fs/write_text_file</c> request
-    /// event is bounded the same way.
+    /// event is bounded the same way. For <c>terminal/output</c>, <c>result.output</c> is the output's last 64 KiB when it is
+    /// larger, with <c>outputBytes</c>, <c>outputSha256</c> and <c>outputTruncated: true</c>.
     /// </summary>
     public const string ClientResponse = "_agentos/client_response";
 
@@ -186,6 +188,19 @@ public static class AgentOsEventMethods
     /// answer as usual and the turn went on; the limit keeps every transcript readable.
     /// </summary>
     public const string Truncated = "_agentos/truncated";
+
+    /// <summary>
+    /// A terminal's command ended: <c>{ "terminalId", "exitCode"?, "signal"?, "reason", "output", "outputBytes"?, "outputSha256"?,
+    /// "outputTruncated"?, "truncated", "bytesWritten" }</c>. <c>terminalId</c> is the id AgentOs gave it in answer to
+    /// <c>terminal/create</c> (that request and its answer are the terminal's start); <c>exitCode</c> when it exited,
+    /// <c>signal</c> (<c>SIGKILL</c>) when AgentOs killed it; <c>reason</c>: <c>exited</c> (by itself), <c>killed</c>
+    /// (<c>terminal/kill</c>), <c>released</c> (<c>terminal/release</c> while it ran), <c>session_stopped</c> (closed, destroyed or
+    /// put to sleep) or <c>agent_exited</c>. <c>output</c> is what the terminal kept (as the agent would read it with
+    /// <c>terminal/output</c>), its last 64 KiB when larger (then <c>outputBytes</c>, <c>outputSha256</c> and
+    /// <c>outputTruncated: true</c>); <c>truncated</c>: the terminal itself dropped the start of its output at its byte limit;
+    /// <c>bytesWritten</c>: every byte the command wrote.
+    /// </summary>
+    public const string TerminalExit = "_agentos/terminal_exit";
 
     /// <summary>
     /// The agent met one of its resource limits during a turn without dying of it: <c>{ "limit", "max", "count" }</c>,

@@ -18,6 +18,15 @@ public static class AcpMethods
     public const string SessionRequestPermission = "session/request_permission";
     public const string FsReadTextFile = "fs/read_text_file";
     public const string FsWriteTextFile = "fs/write_text_file";
+    public const string TerminalCreate = "terminal/create";
+    public const string TerminalOutput = "terminal/output";
+    public const string TerminalWaitForExit = "terminal/wait_for_exit";
+    public const string TerminalKill = "terminal/kill";
+    public const string TerminalRelease = "terminal/release";
+    public const string ElicitationCreate = "elicitation/create";
+
+    /// <summary>A notification of the agent: a URL-mode elicitation it asked for is complete.</summary>
+    public const string ElicitationComplete = "elicitation/complete";
 
     /// <summary>The protocol version AgentOs speaks; always sent in <c>initialize</c>.</summary>
     public const int ProtocolVersion = 1;

@@ -17,6 +17,16 @@ public sealed class ClientCapabilities
 {
     [JsonPropertyName("fs")] public FileSystemCapability Fs { get; init; } = new();
     [JsonPropertyName("terminal")] public bool Terminal { get; init; }
+
+    /// <summary>The elicitation modes the client answers (<c>elicitation/create</c>); null: none.</summary>
+    [JsonPropertyName("elicitation")] public ElicitationCapabilities? Elicitation { get; init; }
+}
+
+/// <summary>Each mode present (as <c>{}</c>) is advertised; a null one is not.</summary>
+public sealed class ElicitationCapabilities
+{
+    [JsonPropertyName("form")] public EmptyObject? Form { get; init; }
+    [JsonPropertyName("url")] public EmptyObject? Url { get; init; }
 }
 
 public sealed class FileSystemCapability
@@ -352,6 +362,51 @@ public sealed class WriteTextFileRequest
 
 public sealed class EmptyObject;
 
+/// <summary>An environment variable of a terminal (<c>terminal/create</c>'s <c>env</c>).</summary>
+public sealed class EnvVariableWire
+{
+    [JsonPropertyName("name")] public required string Name { get; init; }
+    [JsonPropertyName("value")] public required string Value { get; init; }
+}
+
+public sealed class CreateTerminalRequest
+{
+    [JsonPropertyName("sessionId")] public string? SessionId { get; init; }
+
+    /// <summary>The command: an executable with <see cref="Args"/>, or, without them, a shell command line.</summary>
+    [JsonPropertyName("command")] public required string Command { get; init; }
+    [JsonPropertyName("args")] public IReadOnlyList<string>? Args { get; init; }
+    [JsonPropertyName("env")] public IReadOnlyList<EnvVariableWire>? Env { get; init; }
+    [JsonPropertyName("cwd")] public string? Cwd { get; init; }
+    [JsonPropertyName("outputByteLimit")] public ulong? OutputByteLimit { get; init; }
+}
+
+public sealed class CreateTerminalResponse
+{
+    [JsonPropertyName("terminalId")] public required string TerminalId { get; init; }
+}
+
+/// <summary>The params of <c>terminal/output</c>, <c>terminal/wait_for_exit</c>, <c>terminal/kill</c> and <c>terminal/release</c>.</summary>
+public sealed class TerminalRequest
+{
+    [JsonPropertyName("sessionId")] public string? SessionId { get; init; }
+    [JsonPropertyName("terminalId")] public required string TerminalId { get; init; }
+}
+
+/// <summary>How a terminal's command ended: its exit code, or the signal that ended it. Also <c>terminal/wait_for_exit</c>'s answer.</summary>
+public sealed class TerminalExitStatus
+{
+    [JsonPropertyName("exitCode")] public uint? ExitCode { get; init; }
+    [JsonPropertyName("signal")] public string? Signal { get; init; }
+}
+
+public sealed class TerminalOutputResponse
+{
+    [JsonPropertyName("output")] public required string Output { get; init; }
+    [JsonPropertyName("truncated")] public required bool Truncated { get; init; }
+    [JsonPropertyName("exitStatus")] public TerminalExitStatus? ExitStatus { get; init; }
+}
+
 public sealed class AcpErrorObject
 {
     [JsonPropertyName("code")] public int Code { get; init; }
@@ -386,6 +441,11 @@ public sealed class AcpErrorObject
 [JsonSerializable(typeof(ReadTextFileResponse))]
 [JsonSerializable(typeof(WriteTextFileRequest))]
 [JsonSerializable(typeof(EmptyObject))]
+[JsonSerializable(typeof(CreateTerminalRequest))]
+[JsonSerializable(typeof(CreateTerminalResponse))]
+[JsonSerializable(typeof(TerminalRequest))]
+[JsonSerializable(typeof(TerminalExitStatus))]
+[JsonSerializable(typeof(TerminalOutputResponse))]
 [JsonSerializable(typeof(AcpErrorObject))]
 [JsonSerializable(typeof(JsonElement))]
 [JsonSerializable(typeof(string))]

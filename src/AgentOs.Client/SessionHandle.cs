@@ -148,6 +148,18 @@ public sealed class SessionHandle
     public Task RespondPermissionAsync(long requestId, string optionId, CancellationToken cancellationToken = default) =>
         Call(() => Grain.RespondPermission(Id, requestId, optionId), "RespondPermission", cancellationToken);
 
+    /// <inheritdoc cref="IVmGrain.GetPendingElicitations"/>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public Task<IReadOnlyList<PendingElicitation>> GetPendingElicitationsAsync(CancellationToken cancellationToken = default) =>
+        Call(() => Grain.GetPendingElicitations(Id), "GetPendingElicitations", cancellationToken);
+
+    /// <inheritdoc cref="IVmGrain.RespondElicitation"/>
+    /// <param name="requestId">The seq of the request's <c>elicitation/create</c> event (see <see cref="GetPendingElicitationsAsync"/>).</param>
+    /// <param name="answer"><see cref="ElicitationAnswer.Accept"/> (a form's fields), <see cref="ElicitationAnswer.Decline"/> or <see cref="ElicitationAnswer.Cancel"/>.</param>
+    /// <param name="cancellationToken">Stops waiting; an answer the server received is given.</param>
+    public Task RespondElicitationAsync(long requestId, ElicitationAnswer answer, CancellationToken cancellationToken = default) =>
+        Call(() => Grain.RespondElicitation(Id, requestId, answer), "RespondElicitation", cancellationToken);
+
     /// <summary>The persisted transcript of the session, seq 1..N (works while the VM sleeps; never starts an agent).</summary>
     /// <param name="cancellationToken">Stops waiting.</param>
     public async Task<IReadOnlyList<SessionEvent>> GetEventsAsync(CancellationToken cancellationToken = default)

@@ -86,6 +86,14 @@ public sealed class VmHandle
     public Task<IReadOnlyList<PendingPermission>> GetPendingPermissionsAsync(string sessionId, CancellationToken cancellationToken = default) =>
         Session(sessionId).GetPendingPermissionsAsync(cancellationToken);
 
+    /// <inheritdoc cref="SessionHandle.RespondElicitationAsync"/>
+    public Task RespondElicitationAsync(string sessionId, long requestId, ElicitationAnswer answer, CancellationToken cancellationToken = default) =>
+        Session(sessionId).RespondElicitationAsync(requestId, answer, cancellationToken);
+
+    /// <inheritdoc cref="SessionHandle.GetPendingElicitationsAsync"/>
+    public Task<IReadOnlyList<PendingElicitation>> GetPendingElicitationsAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).GetPendingElicitationsAsync(cancellationToken);
+
     /// <inheritdoc cref="SessionHandle.GetUsageAsync"/>
     public Task<SessionUsage> GetUsageAsync(string sessionId, CancellationToken cancellationToken = default) =>
         Session(sessionId).GetUsageAsync(cancellationToken);

@@ -38,6 +38,18 @@ public sealed class AgentOsOptions
     /// </summary>
     public long MaxFsReadBytes { get; set; } = 10 * 1024 * 1024;
 
+    /// <summary>
+    /// The most output one terminal of an agent (ACP <c>terminal/create</c>) keeps, in bytes: its <c>outputByteLimit</c> when
+    /// smaller, else this; older output is dropped from the start. Default 1 MiB.
+    /// </summary>
+    public int MaxTerminalOutputBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// How many terminals one session may hold (running, or exited and not yet released). At the limit a new
+    /// <c>terminal/create</c> releases the oldest exited one; when all run, it is refused. Default 16.
+    /// </summary>
+    public int MaxTerminalsPerSession { get; set; } = 16;
+
     /// <summary>Largest prompt accepted, in characters. Default 1,000,000.</summary>
     public int MaxPromptLength { get; set; } = 1_000_000;
 

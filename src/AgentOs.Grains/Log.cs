@@ -50,6 +50,9 @@ internal static partial class Log
     [LoggerMessage(Level = LogLevel.Warning, Message = "VM {VmId}: session {SessionId} agent request {Method} refused: {Reason}")]
     public static partial void AgentRequestRefused(ILogger logger, string vmId, string sessionId, string method, string reason);
 
+    [LoggerMessage(Level = LogLevel.Debug, Message = "VM {VmId}: session {SessionId} terminal {TerminalId} started (pid {Pid})")]
+    public static partial void TerminalStarted(ILogger logger, string vmId, string sessionId, string terminalId, int pid);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "VM {VmId}: OnAgentStderr callback failed")]
     public static partial void StderrCallbackFailed(ILogger logger, string vmId, Exception exception);
 

@@ -55,6 +55,8 @@ public sealed partial class AgentOsEventsTests : IAsyncLifetime
         await events.AgentExitAsync(137, "", expected: false, reason: "memory_limit", limit: 268_435_456);
         events.LimitMet("processes", 64, 3);
         events.MalformedOutput("not JSON", "garbage", 1);
+        await events.TerminalExitAsync("term_1", 0, null, "exited", "done\n", truncated: false, bytesWritten: 5);
+        await events.TerminalExitAsync("term_2", null, "SIGKILL", "killed", new string('z', 100_000), truncated: true, bytesWritten: 3_000_000);
         using var id = JsonDocument.Parse("7");
         events.ClientResponse(5, id.RootElement, AcpMethods.SessionRequestPermission, AcpReply.Result("""{"outcome":{"outcome":"selected","optionId":"allow"}}"""), "policy");
         events.ClientResponse(6, id.RootElement, AcpMethods.FsReadTextFile, AcpReply.Error(JsonRpcErrorCodes.InvalidParams, "No such file"), reason: null);

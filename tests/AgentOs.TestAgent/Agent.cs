@@ -123,6 +123,7 @@ internal sealed class Agent
                 SetConfigOption(id, parameters);
                 break;
             case "session/set_model":
+                Console.Error.WriteLine("test agent: session/set_model");
                 var session = Find(parameters);
                 Check(session.SetOption("model", Text(parameters, "modelId")));
                 _wire.Respond(id, new JsonObject());
@@ -254,6 +255,8 @@ internal sealed class Agent
         ? new JsonObject { ["modes"] = session.ModesJson(), ["configOptions"] = session.ConfigOptionsJson(), ["_meta"] = Meta(), ["futureField"] = true }
         : _options.Minimal || _options.SparseCapabilities ? new JsonObject() : _options.LegacyConfig
         ? new JsonObject { ["modes"] = session.ModesJson(), ["models"] = session.ModelsJson() }
+        : _options.ModelsToo
+        ? new JsonObject { ["modes"] = session.ModesJson(), ["models"] = session.ModelsJson(), ["configOptions"] = session.ConfigOptionsJson() }
         : new JsonObject { ["modes"] = session.ModesJson(), ["configOptions"] = session.ConfigOptionsJson() };
 
     private Session Add(string sessionId, JsonObject parameters, string via)

@@ -44,6 +44,9 @@ internal sealed record Options(
         }
     }
 
+    /// <summary>--models-too: <c>session/new</c> answers <c>models</c> besides <c>configOptions</c> (an agent between the two ways of choosing a model).</summary>
+    public bool ModelsToo { get; init; }
+
     /// <summary>The file named by <c>--instructions-file</c>: what the server handed over as instructions.</summary>
     public string? InstructionsFile { get; init; }
 }
@@ -54,7 +57,7 @@ internal static class Program
     {
         var name = "agentos-test-agent";
         string? instructionsFile = null;
-        bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false, legacyConfig = false, minimal = false, sparse = false, termOnly = false, sessionClose = false, maximal = false;
+        bool hangOnNew = false, loadSession = false, resumeSession = false, mcpHttp = false, chatty = false, legacyConfig = false, minimal = false, sparse = false, termOnly = false, sessionClose = false, maximal = false, modelsToo = false;
 
         for (var i = 0; i < args.Length; i++)
         {
@@ -82,6 +85,7 @@ internal static class Program
                 case "--sparse-capabilities": sparse = true; break;
                 case "--session-close": sessionClose = true; break;
                 case "--maximal": maximal = true; sessionClose = true; break;
+                case "--models-too": modelsToo = true; break;
                 case "--record" when i + 1 < args.Length: Options.RecordFile = args[++i]; break;
                 case "--term-only": termOnly = true; break; // as Claude Code: stdin's EOF and SIGINT do not stop it, SIGTERM does
                 case "--name" when i + 1 < args.Length: name = args[++i]; break;
@@ -97,7 +101,7 @@ internal static class Program
             Environment.Exit(0);
         });
         using var interrupt = termOnly ? System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, context => context.Cancel = true) : null;
-        var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, legacyConfig, args) { InstructionsFile = instructionsFile, Minimal = minimal, SparseCapabilities = sparse, SessionClose = sessionClose, Maximal = maximal };
+        var options = new Options(name, hangOnNew, loadSession, resumeSession, mcpHttp, chatty, legacyConfig, args) { InstructionsFile = instructionsFile, Minimal = minimal, SparseCapabilities = sparse, SessionClose = sessionClose, Maximal = maximal, ModelsToo = modelsToo };
         using var wire = new Wire(Console.OpenStandardOutput());
         var agent = new Agent(wire, options);
 

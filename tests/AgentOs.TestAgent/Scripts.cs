@@ -208,6 +208,44 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
                 }, cancellationToken);
                 Say(session, Failure(bigWritten) is { } bigError ? $"write failed: {bigError}" : $"wrote {bigPath}");
                 break;
+            case "terminal":
+                // A shell command line through the client's terminal: create, wait for exit, read the output, release.
+                Say(session, await TerminalRunAsync(session, new JsonObject { ["command"] = rest }, cancellationToken));
+                break;
+            case "terminal-json":
+                // terminal/create with these params (sessionId added), then as "terminal".
+                Say(session, await TerminalRunAsync(session, JsonNode.Parse(rest)!.AsObject(), cancellationToken));
+                break;
+            case "terminal-start":
+                // terminal/create of a command line (or of JSON params), left running: chunk "started <terminalId>".
+                var startParams = rest.TrimStart().StartsWith('{') ? JsonNode.Parse(rest)!.AsObject() : new JsonObject { ["command"] = rest };
+                startParams["sessionId"] = session.Id;
+                var started = await wire.RequestAsync("terminal/create", startParams, cancellationToken);
+                Say(session, Failure(started) is { } startError ? $"terminal failed: {startError}" : $"started {Agent.Text(started["result"], "terminalId")}");
+                break;
+            case "terminal-output" or "terminal-wait" or "terminal-kill" or "terminal-release":
+                // The other terminal methods on a terminal by id: chunk the result's JSON, or "error CODE MESSAGE".
+                var answer = await wire.RequestAsync(command.Replace("terminal-", "terminal/", StringComparison.Ordinal).Replace("wait", "wait_for_exit", StringComparison.Ordinal),
+                    new JsonObject { ["sessionId"] = session.Id, ["terminalId"] = rest.Trim() }, cancellationToken);
+                Say(session, Failure(answer) is { } terminalError ? $"error {terminalError}" : answer["result"]?.ToJsonString() ?? "null");
+                break;
+            case "elicit":
+                return await ElicitAsync(session, rest.Trim(), cancellationToken);
+            case "title":
+                // session_info_update: "title TEXT" sets it, "title" alone sends only updatedAt (the title stays), "title-null" clears it.
+                var info = new JsonObject { ["sessionUpdate"] = "session_info_update", ["updatedAt"] = DateTimeOffset.UtcNow.ToString("O") };
+                if (rest.Trim().Length > 0)
+                {
+                    info["title"] = rest.Trim();
+                }
+
+                wire.Notify(session.Id, info);
+                Say(session, "titled");
+                break;
+            case "title-null":
+                wire.Notify(session.Id, new JsonObject { ["sessionUpdate"] = "session_info_update", ["title"] = null });
+                Say(session, "untitled");
+                break;
             case "unknown-request":
                 var unknown = await wire.RequestAsync("_test/unknown", [], cancellationToken);
                 var errorCode = unknown["error"]?["code"]?.ToJsonString() ?? "none";
@@ -321,6 +359,76 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
             : Agent.Text(outcome, "outcome") == "selected"
                 ? $"permission: {Agent.Text(outcome, "optionId")}"
                 : "permission: cancelled");
+        return cancellationToken.IsCancellationRequested ? Cancelled : EndTurn;
+    }
+
+    /// <summary>terminal/create with <paramref name="parameters"/>, then wait_for_exit, output and release: "exit CODE" or "signal NAME", " truncated" when it was, a newline, the output.</summary>
+    private async Task<string> TerminalRunAsync(Session session, JsonObject parameters, CancellationToken cancellationToken)
+    {
+        parameters["sessionId"] = session.Id;
+        var created = await wire.RequestAsync("terminal/create", parameters, cancellationToken);
+        if (Failure(created) is { } createError)
+        {
+            return $"terminal failed: {createError}";
+        }
+
+        var terminal = new JsonObject { ["sessionId"] = session.Id, ["terminalId"] = Agent.Text(created["result"], "terminalId") };
+        var exited = await wire.RequestAsync("terminal/wait_for_exit", (JsonObject)terminal.DeepClone(), cancellationToken);
+        var output = await wire.RequestAsync("terminal/output", (JsonObject)terminal.DeepClone(), cancellationToken);
+        var released = await wire.RequestAsync("terminal/release", (JsonObject)terminal.DeepClone(), cancellationToken);
+        if ((Failure(exited) ?? Failure(output) ?? Failure(released)) is { } error)
+        {
+            return $"terminal failed: {error}";
+        }
+
+        var status = exited["result"];
+        var how = status?["exitCode"] is { } code ? $"exit {code.ToJsonString()}" : $"signal {Agent.Text(status, "signal")}";
+        var truncated = output["result"]?["truncated"]?.GetValue<bool>() == true ? " truncated" : "";
+        return $"{how}{truncated}\n{Agent.Text(output["result"], "output")}";
+    }
+
+    /// <summary>
+    /// elicitation/create, "form" (name, age, color, tags; name required) or "url" (sign in at a URL; after an accept, the
+    /// elicitation/complete notification): chunk "elicit: ACTION CONTENT" or "elicit: error CODE". Ends cancelled after session/cancel.
+    /// </summary>
+    private async Task<string> ElicitAsync(Session session, string mode, CancellationToken cancellationToken)
+    {
+        var request = new JsonObject { ["sessionId"] = session.Id, ["mode"] = mode == "url" ? "url" : "form" };
+        if (mode == "url")
+        {
+            request["message"] = "Sign in to the example service";
+            request["url"] = "https://auth.example.com/login?session=1";
+            request["elicitationId"] = "el-1";
+        }
+        else
+        {
+            request["message"] = "Who are you?";
+            request["toolCallId"] = "call_1";
+            request["requestedSchema"] = new JsonObject
+            {
+                ["type"] = "object",
+                ["properties"] = new JsonObject
+                {
+                    ["name"] = new JsonObject { ["type"] = "string", ["title"] = "Name" },
+                    ["age"] = new JsonObject { ["type"] = "integer", ["minimum"] = 0 },
+                    ["color"] = new JsonObject { ["type"] = "string", ["enum"] = new JsonArray("red", "green") },
+                    ["tags"] = new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["type"] = "string" } },
+                },
+                ["required"] = new JsonArray("name"),
+            };
+        }
+
+        var response = await wire.RequestAsync("elicitation/create", request, CancellationToken.None);
+        var result = response["result"];
+        var action = Agent.Text(result, "action");
+        if (mode == "url" && action == "accept")
+        {
+            wire.WriteRaw(System.Text.Encoding.UTF8.GetBytes("{\"jsonrpc\":\"2.0\",\"method\":\"elicitation/complete\",\"params\":{\"elicitationId\":\"el-1\"}}\n"));
+        }
+
+        Say(session, response["error"] is { } error
+            ? $"elicit: error {error["code"]?.ToJsonString()}"
+            : $"elicit: {action} {result?["content"]?.ToJsonString() ?? ""}".TrimEnd());
         return cancellationToken.IsCancellationRequested ? Cancelled : EndTurn;
     }
 

@@ -25,18 +25,7 @@ internal static class AgentLaunchPlanner
     public static async Task<AgentLaunchPlan> PlanAsync(AgentSandbox sandbox, VmPaths paths, string sessionId, AgentType type, CreateSessionOptions options, string vmCwd, SandboxNetworkMode network, CancellationToken cancellationToken)
     {
         SessionEnvironment.Validate(options.Env, sessionId); // also a session stored before the check existed, at its resume
-        var env = new Dictionary<string, string>(StringComparer.Ordinal)
-        {
-            ["PATH"] = sandbox.SearchPath,
-            ["HOME"] = paths.AgentHome,
-            ["LANG"] = "C.UTF-8",
-            ["TERM"] = "xterm-256color",
-        };
-        foreach (var (key, value) in type.Env.Concat(options.Env ?? new Dictionary<string, string>()))
-        {
-            env[key] = value;
-        }
-
+        var env = Environment(sandbox, paths, type, options);
         CheckCredentials(type, env, paths);
 
         var args = type.Args.ToList();
@@ -65,6 +54,44 @@ internal static class AgentLaunchPlanner
 
         var launch = await sandbox.PrepareAsync(new SandboxedCommand(paths, type.Command, args, env, vmCwd, type.ReadOnlyPaths, files, run), cancellationToken).ConfigureAwait(false);
         return new AgentLaunchPlan(launch, meta, paths.ToAgent(vmCwd), type.TakesInstructions ? text : null);
+    }
+
+    /// <summary>
+    /// The process to start for a terminal of a session's agent (ACP <c>terminal/create</c>): in the same sandbox as the agent, with
+    /// the agent's environment and <paramref name="env"/> on top (checked as a session's Env is), the agent type's read-only
+    /// folders, in <paramref name="vmCwd"/> (a VM path, validated by the sandbox). Without <paramref name="args"/>,
+    /// <paramref name="command"/> is a shell command line, run by <c>/bin/sh -c</c> (as ACP clients run it).
+    /// </summary>
+    public static Task<AgentLaunch> PlanTerminalAsync(AgentSandbox sandbox, VmPaths paths, AgentType type, CreateSessionOptions options,
+        string command, IReadOnlyList<string> args, IReadOnlyDictionary<string, string> env, string vmCwd, string runDirectory, CancellationToken cancellationToken)
+    {
+        SessionEnvironment.Validate(env);
+        var environment = Environment(sandbox, paths, type, options);
+        foreach (var (key, value) in env)
+        {
+            environment[key] = value;
+        }
+
+        var (program, arguments) = args.Count == 0 ? ("/bin/sh", (IReadOnlyList<string>)["-c", command]) : (command, args);
+        return sandbox.PrepareAsync(new SandboxedCommand(paths, program, arguments, environment, vmCwd, type.ReadOnlyPaths, [], runDirectory), cancellationToken);
+    }
+
+    /// <summary>The agent's environment: the minimal base (PATH, HOME, LANG, TERM), its type's Env, its session's Env.</summary>
+    private static Dictionary<string, string> Environment(AgentSandbox sandbox, VmPaths paths, AgentType type, CreateSessionOptions options)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["PATH"] = sandbox.SearchPath,
+            ["HOME"] = paths.AgentHome,
+            ["LANG"] = "C.UTF-8",
+            ["TERM"] = "xterm-256color",
+        };
+        foreach (var (key, value) in type.Env.Concat(options.Env ?? new Dictionary<string, string>()))
+        {
+            env[key] = value;
+        }
+
+        return env;
     }
 
     private static string? Compose(string? os, string? additional)

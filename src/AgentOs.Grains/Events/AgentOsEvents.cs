@@ -142,9 +142,12 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
     /// <param name="requestId">Its JSON-RPC id.</param>
     /// <param name="method">Its method.</param>
     /// <param name="reply">The answer the agent got.</param>
-    /// <param name="reason">Who decided a permission request, or null.</param>
-    /// <param name="fileContent">For fs/read_text_file, the content read: recorded as <c>result</c> bounded by <see cref="RecordedFile"/>, not the reply's whole.</param>
-    public void ClientResponse(long requestSeq, JsonElement requestId, string method, AcpReply reply, string? reason, string? fileContent = null) =>
+    /// <param name="reason">Who decided a permission request or an elicitation, or null.</param>
+    /// <param name="recordResult">
+    /// Writes the fields of <c>result</c> as recorded, when that is not the reply's whole: a file's content read through
+    /// fs/read_text_file, a terminal's output, each bounded by <see cref="RecordedFile"/>. Null: the reply's result as it is.
+    /// </param>
+    public void ClientResponse(long requestSeq, JsonElement requestId, string method, AcpReply reply, string? reason, Action<Utf8JsonWriter>? recordResult = null) =>
         events.Append(sessionId, AgentOsEventMethods.ClientResponse, Json(w =>
         {
             w.WriteNumber("requestSeq", requestSeq);
@@ -158,10 +161,10 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
                 w.WriteString("message", reply.ErrorMessage);
                 w.WriteEndObject();
             }
-            else if (fileContent is not null)
+            else if (recordResult is not null)
             {
                 w.WriteStartObject("result");
-                RecordedFile.Write(w, fileContent);
+                recordResult(w);
                 w.WriteEndObject();
             }
             else
@@ -174,6 +177,31 @@ internal sealed class AgentOsEvents(EventPipeline events, string sessionId)
             {
                 w.WriteString("reason", reason);
             }
+        }));
+
+    /// <summary>
+    /// A terminal's command ended (<paramref name="reason"/>: <c>exited</c> by itself, or killed because of <c>terminal/kill</c>,
+    /// <c>terminal/release</c>, the session's stop or the agent's exit): its exit code or signal and its output, the last 64 KiB
+    /// of what it kept (<see cref="RecordedFile"/>).
+    /// </summary>
+    public Task<long> TerminalExitAsync(string terminalId, uint? exitCode, string? signal, string reason, string output, bool truncated, long bytesWritten) =>
+        events.AppendAndWaitAsync(sessionId, AgentOsEventMethods.TerminalExit, Json(w =>
+        {
+            w.WriteString("terminalId", terminalId);
+            if (exitCode is { } code)
+            {
+                w.WriteNumber("exitCode", code);
+            }
+
+            if (signal is not null)
+            {
+                w.WriteString("signal", signal);
+            }
+
+            w.WriteString("reason", reason);
+            RecordedFile.WriteTail(w, "output", output);
+            w.WriteBoolean("truncated", truncated);
+            w.WriteNumber("bytesWritten", bytesWritten);
         }));
 
     private static void WriteAgentInfo(Utf8JsonWriter w, Implementation? agentInfo)

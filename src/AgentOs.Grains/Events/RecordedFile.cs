@@ -68,6 +68,31 @@ internal static class RecordedFile
         w.WriteBoolean("contentTruncated", true);
     }
 
+    /// <summary>
+    /// Writes <paramref name="name"/> with <paramref name="text"/>'s last <see cref="MaxBytes"/> at most (a terminal's output:
+    /// its end is what tells), and, when cut, <c>{name}Bytes</c>, <c>{name}Sha256</c>, <c>{name}Truncated: true</c>.
+    /// </summary>
+    public static void WriteTail(Utf8JsonWriter w, string name, string text)
+    {
+        if (FitsWhole(text))
+        {
+            w.WriteString(name, text);
+            return;
+        }
+
+        var bytes = Encoding.UTF8.GetBytes(text);
+        var cut = bytes.Length - MaxBytes;
+        while (cut < bytes.Length && (bytes[cut] & 0xC0) == 0x80)
+        {
+            cut++; // not inside a UTF-8 sequence
+        }
+
+        w.WriteString(name, Encoding.UTF8.GetString(bytes.AsSpan(cut)));
+        w.WriteNumber(name + "Bytes", bytes.Length);
+        w.WriteString(name + "Sha256", Convert.ToHexStringLower(SHA256.HashData(bytes)));
+        w.WriteBoolean(name + "Truncated", true);
+    }
+
     /// <summary>The first <paramref name="max"/> bytes at most of UTF-8 <paramref name="bytes"/>, cut where no character is split.</summary>
     public static string Utf8Prefix(ReadOnlySpan<byte> bytes, int max)
     {

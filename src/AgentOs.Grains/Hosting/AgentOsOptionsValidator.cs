@@ -36,7 +36,7 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
         Duration("RequestTimeout", o.RequestTimeout, positive, LongestTimer, "00:02:00");
         Duration("AgentStopGracePeriod", o.AgentStopGracePeriod, positive, TimeSpan.FromMinutes(10), "00:00:02");
         Duration("VmIdleTimeout", o.VmIdleTimeout, TimeSpan.FromSeconds(1), LongestTimer, "00:15:00");
-        Duration("PermissionTimeout", o.PermissionTimeout, positive, PermissionBroker.MaxTimeout, "00:05:00");
+        Duration("PermissionTimeout", o.PermissionTimeout, positive, AnswerBroker.MaxTimeout, "00:05:00");
         Duration("CancelGracePeriod", o.CancelGracePeriod, positive, TimeSpan.FromHours(1), "00:00:05");
         Duration("ShutdownTimeout", o.ShutdownTimeout, TimeSpan.FromSeconds(1), TimeSpan.FromHours(1), "00:00:30");
         Duration("StorageRetryTimeout", o.StorageRetryTimeout, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1), "00:00:30");
@@ -44,6 +44,8 @@ internal sealed class AgentOsOptionsValidator : IValidateOptions<AgentOsOptions>
         Check(o.DatabaseDirectory is null || !string.IsNullOrWhiteSpace(o.DatabaseDirectory), "DatabaseDirectory", o.DatabaseDirectory ?? "", "it must name a folder, or be left out");
         Check(o.MaxEventBytes >= 64 * 1024 && o.MaxEventBytes <= 64L * 1024 * 1024, "MaxEventBytes", o.MaxEventBytes, "it must be at least 65536 and at most 67108864 (bytes; default 1048576)");
         Check(o.MaxFsReadBytes > 0, "MaxFsReadBytes", o.MaxFsReadBytes, "it must be more than zero (bytes; default 10485760)");
+        Check(o.MaxTerminalOutputBytes >= 1024 && o.MaxTerminalOutputBytes <= 64 * 1024 * 1024, "MaxTerminalOutputBytes", o.MaxTerminalOutputBytes, "it must be at least 1024 and at most 67108864 (bytes; default 1048576)");
+        Check(o.MaxTerminalsPerSession >= 1 && o.MaxTerminalsPerSession <= 1024, "MaxTerminalsPerSession", o.MaxTerminalsPerSession, "it must be 1 to 1024 (default 16)");
         Check(o.MaxPromptLength > 0, "MaxPromptLength", o.MaxPromptLength, "it must be more than zero (characters; default 1000000)");
         Check(o.VmDiskQuota == 0 || o.VmDiskQuota >= 16L * 1024 * 1024, "VmDiskQuota", o.VmDiskQuota, "it must be zero (off) or at least 16777216 (bytes; default 10737418240)");
         Check(!string.IsNullOrWhiteSpace(o.CgroupRoot) && Path.IsPathRooted(o.CgroupRoot), "CgroupRoot", o.CgroupRoot ?? "", "it must be an absolute path (default /sys/fs/cgroup)");

@@ -241,6 +241,21 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
 
     public EnforcedLimits? Limits { get; }
 
+    /// <summary>
+    /// A cgroup inside this one (a terminal of the agent): no limits of its own, so it shares this one's (the kernel charges a
+    /// child's use to its parents), and it can be killed alone. Killing or removing this one takes it along.
+    /// </summary>
+    public AgentCgroup CreateChild(string name)
+    {
+        var dirs = Dirs.Select(d => Path.Combine(d, name)).ToList();
+        foreach (var dir in dirs)
+        {
+            Directory.CreateDirectory(dir);
+        }
+
+        return new AgentCgroup(_version, dirs, null, _logger);
+    }
+
     private string Controller(string name) => _version == 2 ? Dirs[0] : Dirs.FirstOrDefault(d => d.Contains($"/{name}/", StringComparison.Ordinal)) ?? Dirs[0];
 
     public void WriteLimits()
@@ -336,10 +351,11 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
         return found;
     }
 
+    /// <summary>The processes in this cgroup and in the ones inside it.</summary>
     private List<int> Pids()
     {
         var pids = new HashSet<int>();
-        foreach (var dir in Dirs)
+        foreach (var dir in Dirs.SelectMany(WithChildren))
         {
             try
             {
@@ -373,7 +389,8 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
             LogKilledDescendants(_logger, left, Path.GetFileName(Dirs[0]));
         }
 
-        foreach (var dir in Dirs)
+        // The cgroups inside it first (its terminals'), deepest first: a cgroup with children cannot be removed.
+        foreach (var dir in Dirs.SelectMany(WithChildren).Reverse())
         {
             for (var attempt = 0; attempt < 50 && Directory.Exists(dir); attempt++)
             {
@@ -386,6 +403,26 @@ internal sealed partial class AgentCgroup : IAsyncDisposable
                     await Task.Delay(20).ConfigureAwait(false);
                 }
             }
+        }
+    }
+
+    /// <summary><paramref name="dir"/>, then every cgroup inside it, parents before children.</summary>
+    private static IEnumerable<string> WithChildren(string dir)
+    {
+        yield return dir;
+        string[] children;
+        try
+        {
+            children = Directory.GetDirectories(dir);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            yield break;
+        }
+
+        foreach (var child in children.SelectMany(WithChildren))
+        {
+            yield return child;
         }
     }
 

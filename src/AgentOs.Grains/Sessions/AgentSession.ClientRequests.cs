@@ -8,7 +8,8 @@ namespace AgentOs.Sessions;
 /// <summary>
 /// The client side of ACP: what AgentOs answers when the agent asks. Every request is recorded in
 /// wire order when it arrives, and every answer as <c>_agentos/client_response</c>. Permission
-/// requests are decided in <c>AgentSession.Permissions.cs</c>.
+/// requests and elicitations are decided in <c>AgentSession.Answers.cs</c>, terminals run in
+/// <c>AgentSession.Terminals.cs</c>; a method AgentOs does not offer is answered -32601.
 /// </summary>
 internal sealed partial class AgentSession
 {
@@ -24,13 +25,13 @@ internal sealed partial class AgentSession
     {
         // Recorded now, on the read loop, so it sits in wire order among the notifications.
         var paramsJson = request.ParamsJson;
-        if (request.Method != AcpMethods.SessionRequestPermission)
+        if (request.Method is not (AcpMethods.SessionRequestPermission or AcpMethods.ElicitationCreate))
         {
             var recorded = AppendAgentRequestAsync(request.Method, RecordedFile.Request(request.Method, request.Params, paramsJson));
             return AnswerAsync(request.Method, request.Params, paramsJson, request.Id!.Value, recorded);
         }
 
-        // A permission request is registered (AnswerAsync runs synchronously that far) before its event is
+        // A request a client may answer is registered (AnswerAsync runs synchronously that far) before its event is
         // appended: a client that has seen the event always finds the request waiting.
         var seq = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         var answer = AnswerAsync(request.Method, request.Params, paramsJson, request.Id!.Value, seq.Task);
@@ -46,7 +47,7 @@ internal sealed partial class AgentSession
                 seq.TrySetException(t.Exception?.InnerExceptions ?? [new TaskCanceledException()]);
             }
         }, seq, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        TrackPermissionAnswer(answer);
+        TrackBrokeredAnswer(answer);
         return answer;
     }
 
@@ -54,24 +55,33 @@ internal sealed partial class AgentSession
     {
         AcpReply reply;
         string? reason = null;
-        string? recordedContent = null;
+        Action<Utf8JsonWriter>? recordResult = null;
         try
         {
-            if (method == AcpMethods.SessionRequestPermission)
+            switch (method)
             {
-                (reply, reason) = await AnswerPermissionAsync(@params, paramsJson, recorded).ConfigureAwait(false);
-            }
-            else if (method == AcpMethods.FsReadTextFile)
-            {
-                (reply, recordedContent) = await ReadTextFileAsync(@params).ConfigureAwait(false);
-            }
-            else
-            {
-                reply = method switch
-                {
-                    AcpMethods.FsWriteTextFile => await WriteTextFileAsync(@params).ConfigureAwait(false),
-                    _ => AcpReply.MethodNotFound(method),
-                };
+                case AcpMethods.SessionRequestPermission:
+                    (reply, reason) = await AnswerPermissionAsync(@params, paramsJson, recorded).ConfigureAwait(false);
+                    break;
+                case AcpMethods.ElicitationCreate:
+                    (reply, reason) = await AnswerElicitationAsync(@params, paramsJson, recorded).ConfigureAwait(false);
+                    break;
+                case AcpMethods.FsReadTextFile:
+                    (reply, var content) = await ReadTextFileAsync(@params).ConfigureAwait(false);
+                    recordResult = content is null ? null : w => RecordedFile.Write(w, content);
+                    break;
+                case AcpMethods.FsWriteTextFile:
+                    reply = await WriteTextFileAsync(@params).ConfigureAwait(false);
+                    break;
+                case AcpMethods.TerminalOutput:
+                    (reply, recordResult) = TerminalOutput(@params);
+                    break;
+                case AcpMethods.TerminalCreate or AcpMethods.TerminalWaitForExit or AcpMethods.TerminalKill or AcpMethods.TerminalRelease:
+                    reply = await AnswerTerminalAsync(method, @params).ConfigureAwait(false);
+                    break;
+                default:
+                    reply = AcpReply.MethodNotFound(method);
+                    break;
             }
         }
         catch (AgentOsException ex)
@@ -95,11 +105,11 @@ internal sealed partial class AgentSession
             requestSeq = 0;
         }
 
-        _recorder.ClientResponse(requestSeq, id, method, reply, reason, recordedContent);
+        _recorder.ClientResponse(requestSeq, id, method, reply, reason, recordResult);
         return reply;
     }
 
-    /// <summary>The file's content for the agent, and the same content to record (bounded by <c>ClientResponse</c>), or null on an error.</summary>
+    /// <summary>The file's content for the agent, and the same content to record (bounded by <see cref="RecordedFile"/>), or null on an error.</summary>
     private async Task<(AcpReply Reply, string? Content)> ReadTextFileAsync(JsonElement @params)
     {
         var request = @params.Deserialize(AcpJsonContext.Default.ReadTextFileRequest)

@@ -83,6 +83,12 @@ internal sealed partial class AgentSession
                 UpdateInfo(i => i with { ConfigOptions = i.ConfigOptions.Select(o => o.Id == option.Id ? o with { CurrentValue = value } : o).ToList() });
             }
 
+            if (category == ModelCategory)
+            {
+                // An agent that lists models too (between the two ways) has its list say the same.
+                UpdateInfo(i => i.Models is { } m ? i with { Models = m with { CurrentModelId = value } } : i);
+            }
+
             return;
         }
 

@@ -18,7 +18,7 @@ internal sealed partial class AgentSession
     public static async Task<AgentSession> StartAsync(SessionContext context, string sessionId, AgentType agentType, CreateSessionOptions options, string vmCwd, ResumePlan? resume, CancellationToken cancellationToken)
     {
         var session = new AgentSession(context, sessionId, agentType);
-        session.CreatePermissionBroker(options);
+        session.CreateAnswerBroker(options);
         try
         {
             await session.StartCoreAsync(options, vmCwd, resume, cancellationToken);
@@ -42,6 +42,7 @@ internal sealed partial class AgentSession
         _quota = _context.Quotas.Take(_context.VmId); // given back once the agent has exited
         // Its own cgroup: its limits, and every process it starts is killed with it.
         var limits = EnforcedLimits.Resolve(options.Limits, AgentType.Limits, Options);
+        (_options, _limits, _vmCwd) = (options, limits, vmCwd); // its terminals run with them too
         _cgroup = _context.Cgroups.Create(SessionId, limits);
         _process = await AgentProcess.StartAsync(AgentCgroups.Wrap(plan.Launch, _cgroup, limits, _context.HomeQuota.Quota), OnStderrLine, cancellationToken);
         _diskWatch = _context.HomeQuota.Watch(OnOverDiskQuota);
@@ -58,7 +59,13 @@ internal sealed partial class AgentSession
             new InitializeRequest
             {
                 ProtocolVersion = AcpMethods.ProtocolVersion,
-                ClientCapabilities = new ClientCapabilities { Fs = new FileSystemCapability { ReadTextFile = true, WriteTextFile = true } },
+                ClientCapabilities = new ClientCapabilities
+                {
+                    Fs = new FileSystemCapability { ReadTextFile = true, WriteTextFile = true },
+                    Terminal = true,
+                    // Only where a client answers (Ask): under AllowAll and RejectAll nobody would, so the agent is not invited to ask.
+                    Elicitation = OffersElicitation ? new ElicitationCapabilities { Form = new EmptyObject(), Url = new EmptyObject() } : null,
+                },
                 ClientInfo = new Implementation { Name = "agentos", Title = "AgentOs", Version = typeof(AgentSession).Assembly.GetName().Version?.ToString(3) },
             },
             Options.InitializeTimeout, cancellationToken));

@@ -34,7 +34,9 @@ internal sealed partial class AgentSession
         var exitCode = await _process.Exited.ConfigureAwait(false);
         // Drain whatever the agent wrote before exiting, so its last events precede the exit event.
         await _connection.Completion.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        await CancelPermissionsAsync(_stopping ? PermissionReasons.SessionStopped : PermissionReasons.AgentExited, final: true).ConfigureAwait(false);
+        await CancelWaitingAnswersAsync(_stopping ? AnswerReasons.SessionStopped : AnswerReasons.AgentExited, final: true).ConfigureAwait(false);
+        // Its terminals end with it, each one's end recorded before the agent's.
+        await _terminals.CloseAsync(_stopping ? TerminalExitReasons.SessionStopped : TerminalExitReasons.AgentExited).ConfigureAwait(false);
         var exit = new AgentExit(exitCode, _process.StderrTail, _stopping);
         var reason = Volatile.Read(ref _storageFault) is not null ? "storage_unavailable" : null;
         long? limit = null;
@@ -113,7 +115,7 @@ internal sealed partial class AgentSession
         if (!_exited.Task.IsCompleted)
         {
             // The agent gets its answers before its stdin closes.
-            await CancelPermissionsAsync(PermissionReasons.SessionStopped, final: true);
+            await CancelWaitingAnswersAsync(AnswerReasons.SessionStopped, final: true);
             await _connection.CloseOutputAsync();
             var (_, killed) = await _process.StopAsync(Options.AgentStopGracePeriod);
             if (killed)
@@ -144,6 +146,7 @@ internal sealed partial class AgentSession
 
     public async ValueTask DisposeAsync()
     {
+        await _terminals.CloseAsync(TerminalExitReasons.SessionStopped); // none is left running, whatever happened before
         _lossWatch.Dispose();
         _diskWatch?.Dispose();
         _quota?.Dispose(); // an agent that never started, or is gone

@@ -166,7 +166,7 @@ internal sealed partial class AgentSession
             await _connection.CancelAsync(new SessionIdParams { SessionId = AcpSessionId! });
             return true;
         });
-        _permissions.CancelAll(PermissionReasons.TurnCancelled, final: false);
+        _answers.CancelAll(AnswerReasons.TurnCancelled, final: false);
         Volatile.Read(ref _turnCancelled)?.TrySetResult();
     }
 }

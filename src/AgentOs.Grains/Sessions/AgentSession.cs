@@ -75,6 +75,7 @@ internal sealed partial class AgentSession : IAcpClientHandler, IAsyncDisposable
         SessionId = sessionId;
         AgentType = agentType;
         _lossWatch = context.Events.WatchLoss(sessionId, OnEventsLost);
+        _terminals = new SessionTerminals(sessionId, _recorder, context.Options.MaxTerminalsPerSession);
     }
 
     public string SessionId { get; }

@@ -130,7 +130,7 @@ internal sealed class VmGrain(
         var cwd = options.Cwd ?? VmPaths.Home;
         _paths.ToHost(cwd); // validates before anything is created
         McpServerMapping.Validate(options.McpServers);
-        PermissionBroker.Validate(options);
+        AnswerBroker.Validate(options);
         SessionEnvironment.Validate(options.Env);
         shutdown.ThrowIfShuttingDown("A new session");
         quotas.EnsureRoom(Id); // before the session's row: a refused session leaves nothing behind
@@ -327,6 +327,34 @@ internal sealed class VmGrain(
         if (_sessions.TryGetValue(sessionId ?? "", out var session))
         {
             return await session.PendingPermissionsAsync();
+        }
+
+        RequirePersisted(sessionId!);
+        return [];
+    }
+
+    public Task RespondElicitation(string sessionId, long requestId, ElicitationAnswer answer)
+    {
+        if (answer is null)
+        {
+            throw new AgentOsException(AgentOsErrorCode.InvalidArgument, "The answer is missing; use ElicitationAnswer.Accept(…), Decline() or Cancel().") { SessionId = sessionId };
+        }
+
+        if (_sessions.TryGetValue(sessionId ?? "", out var session))
+        {
+            return session.RespondElicitationAsync(requestId, answer);
+        }
+
+        RequirePersisted(sessionId!);
+        throw new AgentOsException(AgentOsErrorCode.ElicitationNotPending,
+            $"Session '{sessionId}' in VM '{Id}' has no elicitation {requestId} waiting: its agent is not running (elicitations still waiting when it stopped were answered 'cancel').") { SessionId = sessionId };
+    }
+
+    public async Task<IReadOnlyList<PendingElicitation>> GetPendingElicitations(string sessionId)
+    {
+        if (_sessions.TryGetValue(sessionId ?? "", out var session))
+        {
+            return await session.PendingElicitationsAsync();
         }
 
         RequirePersisted(sessionId!);
