@@ -425,4 +425,10 @@ public sealed record PersistedSession
     [Id(4)] public long LastSeq { get; init; }
     [Id(5)] public string? Cwd { get; init; }
     [Id(6)] public string? AcpSessionId { get; init; }
+
+    /// <summary>The session's title as the agent last set it (ACP <c>session_info_update</c>); null when it never did or cleared it.</summary>
+    [Id(7)] public string? Title { get; init; }
+
+    /// <summary>The session's use so far, as <see cref="IVmGrain.GetUsage"/> gives it.</summary>
+    [Id(8)] public SessionUsage Usage { get; init; } = new();
 }

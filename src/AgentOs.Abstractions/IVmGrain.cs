@@ -174,7 +174,10 @@ public interface IVmGrain : IGrainWithStringKey
     [Alias("GetSequencedEvents")]
     Task<IReadOnlyList<SessionEvent>> GetSequencedEvents(string sessionId, long since, int limit = 10_000);
 
-    /// <summary>Every session this VM has persisted, newest first.</summary>
+    /// <summary>
+    /// Every session this VM has persisted, newest first, with its title (the agent's last <c>session_info_update</c>) and its use
+    /// (as <see cref="GetUsage"/>), both kept in the session's row as its events are committed: no transcript is read.
+    /// </summary>
     [Alias("ListPersistedSessions")]
     Task<IReadOnlyList<PersistedSession>> ListPersistedSessions();
 

@@ -77,7 +77,7 @@ public sealed class AcpConformanceTests
     }
 
     [Fact]
-    public async Task TokenUsage_ReachesThePromptResult_AndSumsOverTheSession_WithTheLastContextAndCost_AfterARestartToo()
+    public async Task TokenUsageAndTitle_ReachThePromptResult_AndTheListing_SummedOverTheSession_AfterARestartToo()
     {
         using var data = new TempDirectory("agentos-usage");
         await using (var server = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"), data.Path))
@@ -90,8 +90,10 @@ public sealed class AcpConformanceTests
             var first = await session.SendPromptAsync("usage");
             await session.SendPromptAsync("ping"); // a turn without usage counts for nothing
             await session.SendPromptAsync("usage");
+            await session.SendPromptAsync("title Usage report");
 
             first.Usage.Should().BeEquivalentTo(new TokenUsage { InputTokens = 100, OutputTokens = 20, TotalTokens = 125, ThoughtTokens = 5 });
+            await server.KillAsync(); // nothing held in memory survives: what follows is read from vm.db
         }
 
         await using var restarted = await ServerProcess.StartAsync(TestAgents.AsEnvironment("mine"), data.Path);
@@ -105,6 +107,8 @@ public sealed class AcpConformanceTests
         usage.ContextSize.Should().Be(200_000);
         usage.Cost.Should().Be(0.5);
         usage.CostCurrency.Should().Be("USD");
+        persisted.Title.Should().Be("Usage report", "the agent's session_info_update");
+        persisted.Usage.Should().BeEquivalentTo(usage, "the listing carries the session's use");
     }
 
     [Fact]

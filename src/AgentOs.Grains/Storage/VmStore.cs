@@ -147,6 +147,14 @@ internal sealed partial class VmStore : IDisposable
             Step(_insertOne);
         }
 
+        foreach (var row in events)
+        {
+            foreach (var update in SessionSummary.UpdatesFor(row))
+            {
+                _writer.Execute(update, new { id = row.SessionId, p = System.Text.Encoding.UTF8.GetString(row.Params.Span) }, tx);
+            }
+        }
+
         tx.Commit();
     }
 
@@ -246,43 +254,14 @@ internal sealed partial class VmStore : IDisposable
     }
 
     /// <summary>
-    /// A session's use from its transcript, summed in SQLite (JSON1) without reading the events out: the tokens of every
-    /// <c>_agentos/turn_end</c> with <c>usage</c>, and the last <c>usage_update</c>'s context and cost.
+    /// A session's use, from its row, kept with every event committed (<see cref="SessionSummary"/>): the tokens of every
+    /// <c>_agentos/turn_end</c> with <c>usage</c>, summed, and the last <c>usage_update</c>'s context and cost. Null for a
+    /// session the VM does not have.
     /// </summary>
-    public SessionUsage GetUsage(string sessionId)
+    public SessionUsage? GetUsage(string sessionId)
     {
         using var connection = OpenReader();
-        var tokens = connection.QuerySingle<UsageRow>(
-            """
-            SELECT COUNT(json_extract(params, '$.usage')) AS Turns,
-                   COALESCE(SUM(json_extract(params, '$.usage.inputTokens')), 0) AS InputTokens,
-                   COALESCE(SUM(json_extract(params, '$.usage.outputTokens')), 0) AS OutputTokens,
-                   COALESCE(SUM(json_extract(params, '$.usage.totalTokens')), 0) AS TotalTokens,
-                   COALESCE(SUM(json_extract(params, '$.usage.thoughtTokens')), 0) AS ThoughtTokens,
-                   COALESCE(SUM(json_extract(params, '$.usage.cachedReadTokens')), 0) AS CachedReadTokens,
-                   COALESCE(SUM(json_extract(params, '$.usage.cachedWriteTokens')), 0) AS CachedWriteTokens
-            FROM events WHERE session_id = $id AND method = '_agentos/turn_end'
-            """, new { id = sessionId });
-        var context = connection.QuerySingleOrDefault<ContextRow>(
-            """
-            SELECT json_extract(params, '$.update.used') AS Used, json_extract(params, '$.update.size') AS Size,
-                   json_extract(params, '$.update.cost.amount') AS Cost, json_extract(params, '$.update.cost.currency') AS Currency
-            FROM events WHERE session_id = $id AND method = 'session/update' AND json_extract(params, '$.update.sessionUpdate') = 'usage_update'
-            ORDER BY seq DESC LIMIT 1
-            """, new { id = sessionId });
-        return new SessionUsage
-        {
-            TurnsWithUsage = (int)tokens.Turns,
-            Tokens = new TokenUsage
-            {
-                InputTokens = tokens.InputTokens, OutputTokens = tokens.OutputTokens, TotalTokens = tokens.TotalTokens,
-                ThoughtTokens = tokens.ThoughtTokens, CachedReadTokens = tokens.CachedReadTokens, CachedWriteTokens = tokens.CachedWriteTokens,
-            },
-            ContextUsed = context?.Used,
-            ContextSize = context?.Size,
-            Cost = context?.Cost,
-            CostCurrency = context?.Currency,
-        };
+        return connection.QuerySingleOrDefault<SummaryRow>($"SELECT {SessionSummary.Columns} FROM sessions WHERE session_id = $id", new { id = sessionId })?.Usage();
     }
 
     public int CountSessions()
@@ -298,7 +277,9 @@ internal sealed partial class VmStore : IDisposable
                 """
                 SELECT s.session_id AS SessionId, s.agent_type AS AgentType, s.created_at AS CreatedAt, s.status AS Status,
                        s.cwd AS Cwd, s.acp_session_id AS AcpSessionId,
-                       COALESCE((SELECT MAX(e.seq) FROM events e WHERE e.session_id = s.session_id), 0) AS LastSeq
+                       COALESCE((SELECT MAX(e.seq) FROM events e WHERE e.session_id = s.session_id), 0) AS LastSeq,
+                """ + SessionSummary.Columns + """
+
                 FROM sessions s ORDER BY s.created_at DESC, s.session_id
                 """)
             .Select(r => new PersistedSession
@@ -310,6 +291,8 @@ internal sealed partial class VmStore : IDisposable
                 Cwd = r.Cwd,
                 AcpSessionId = r.AcpSessionId,
                 LastSeq = r.LastSeq,
+                Title = r.Title,
+                Usage = r.Usage(),
             })
             .ToList();
     }
@@ -379,9 +362,37 @@ internal sealed partial class VmStore : IDisposable
     }
 
     // Dapper materialization targets (SQLite hands back Int64 for INTEGER columns).
-    private sealed record UsageRow(long Turns, long InputTokens, long OutputTokens, long TotalTokens, long ThoughtTokens, long CachedReadTokens, long CachedWriteTokens);
 
-    private sealed record ContextRow(long? Used, long? Size, double? Cost, string? Currency);
+    /// <summary>What a session's row says of its title and use.</summary>
+    private class SummaryRow
+    {
+        public string? Title { get; set; }
+        public long UsageTurns { get; set; }
+        public long InputTokens { get; set; }
+        public long OutputTokens { get; set; }
+        public long TotalTokens { get; set; }
+        public long ThoughtTokens { get; set; }
+        public long CachedReadTokens { get; set; }
+        public long CachedWriteTokens { get; set; }
+        public long? ContextUsed { get; set; }
+        public long? ContextSize { get; set; }
+        public double? Cost { get; set; }
+        public string? CostCurrency { get; set; }
+
+        public SessionUsage Usage() => new()
+        {
+            TurnsWithUsage = (int)UsageTurns,
+            Tokens = new TokenUsage
+            {
+                InputTokens = InputTokens, OutputTokens = OutputTokens, TotalTokens = TotalTokens,
+                ThoughtTokens = ThoughtTokens, CachedReadTokens = CachedReadTokens, CachedWriteTokens = CachedWriteTokens,
+            },
+            ContextUsed = ContextUsed,
+            ContextSize = ContextSize,
+            Cost = Cost,
+            CostCurrency = CostCurrency,
+        };
+    }
 
     private sealed class SessionRecordRow
     {
@@ -397,7 +408,7 @@ internal sealed partial class VmStore : IDisposable
         public SessionRecord ToRecord() => new(SessionId, AgentType, CreatedAt, (SessionStatus)Status, Cwd, AcpSessionId, OptionsJson, ConfigJson);
     }
 
-    private sealed class PersistedSessionRow
+    private sealed class PersistedSessionRow : SummaryRow
     {
         public string SessionId { get; set; } = "";
         public string AgentType { get; set; } = "";

@@ -488,7 +488,7 @@ internal sealed class VmGrain(
     public async Task<SessionUsage> GetUsage(string sessionId)
     {
         RequirePersisted(sessionId);
-        return await Task.Run(() => _store.GetUsage(sessionId));
+        return await Task.Run(() => _store.GetUsage(sessionId)) ?? throw UnknownSession(sessionId);
     }
 
     public async Task<VmInfo> GetVmInfo()
