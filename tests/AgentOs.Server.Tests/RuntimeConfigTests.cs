@@ -105,6 +105,28 @@ public sealed class RuntimeConfigTests(ClusterFixture fixture)
         (await vm.ResumeSessionAsync(session.SessionId)).Models!.CurrentModelId.Should().Be("smart");
         var info = JsonDocument.Parse((await vm.SendPromptAsync(session.SessionId, "info")).Text).RootElement;
         info.GetProperty("model").GetString().Should().Be("smart", "session/set_model reached the agent");
+        await Poll.UntilAsync(() => fixture.Stderr.Any(c => c.SessionId == session.SessionId && c.Chunk.Contains("session/set_model", StringComparison.Ordinal)),
+            "the agent says on stderr that it was asked session/set_model");
+    }
+
+    [Fact]
+    public async Task AnAgentOfferingAModelConfigOption_AndModelsToo_GetsSetConfigOption_NeverSetModel()
+    {
+        var vm = fixture.NewVm();
+        var session = await vm.CreateSessionAsync(TestAgents.ModelsToo);
+        session.Info!.Models!.AvailableModels.Select(m => m.ModelId).Should().Equal("fast", "smart");
+        session.Info!.ConfigOptions.Should().Contain(o => o.Category == "model");
+
+        await vm.SetModelAsync(session.SessionId, "smart");
+
+        (await vm.GetEventsAsync(session.SessionId)).Should().ContainSingle(e => e.GetUpdateKind() == "config_option_update", "the agent reports set_config_option");
+        fixture.Stderr.Should().NotContain(c => c.SessionId == session.SessionId && c.Chunk.Contains("session/set_model", StringComparison.Ordinal),
+            "session/set_model is the fallback for agents without a model config option (ACP removed it in 2026-06)");
+        var info = JsonDocument.Parse((await vm.SendPromptAsync(session.SessionId, "info")).Text).RootElement;
+        info.GetProperty("model").GetString().Should().Be("smart");
+        var live = await vm.ResumeSessionAsync(session.SessionId);
+        live.Models!.CurrentModelId.Should().Be("smart", "the models list says the same as the config option");
+        live.ConfigOptions.Single(o => o.Category == "model").CurrentValue.Should().Be("smart");
     }
 
     [Fact]

@@ -188,6 +188,30 @@ public sealed class TerminalTests(ClusterFixture fixture)
         await Poll.UntilAsync(() => Sleepers("3079").Count == 0, "it ends with the session");
     }
 
+    [Fact]
+    public async Task AtTheCapOfTerminals_TheOldestExitedOneIsReleased_AndWhenAllRunANewOneIsRefused()
+    {
+        var env = TestAgents.AsEnvironment("mine");
+        env["AgentOs__MaxTerminalsPerSession"] = "2";
+        await using var server = await ServerProcess.StartAsync(env);
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var session = await client.Vm("terminal-cap").CreateSessionAsync("mine");
+        var first = await StartAsync(session, "exec sleep 3081");
+        var second = await StartAsync(session, "exec sleep 3081");
+
+        var refused = await session.SendPromptAsync("terminal-start exec sleep 3081");
+        (await session.SendPromptAsync($"terminal-kill {first}")).Text.Should().Be("{}");
+        var third = await StartAsync(session, "exec sleep 3081");
+
+        refused.Text.Should().StartWith("terminal failed: -32602").And.Contain("AgentOs:MaxTerminalsPerSession");
+        (await session.SendPromptAsync($"terminal-output {first}")).Text.Should().StartWith("error -32602", "the exited one was released to make room");
+        (await session.SendPromptAsync($"terminal-output {second}")).Text.Should().Be("""{"output":"","truncated":false}""");
+        await Poll.UntilAsync(() => Sleepers("3081").Count == 2, "the second and third terminals run");
+        (await session.SendPromptAsync($"terminal-release {third}")).Text.Should().Be("{}");
+        await session.CloseAsync();
+        Sleepers("3081").Should().BeEmpty("release and close answer once the commands are gone");
+    }
+
     private static async Task<string> StartAsync(SessionHandle session, string command)
     {
         var reply = (await session.SendPromptAsync($"terminal-start {command}")).Text;

@@ -276,7 +276,11 @@ public sealed class VmGrainTests(ClusterFixture fixture)
         var reply = await vm.SendPromptAsync(session.SessionId, "unknown-request");
 
         reply.Text.Should().Be("unknown-request: -32601");
-        (await vm.GetEventsAsync(session.SessionId)).Should().Contain(e => e.Method == AgentOsEventMethods.ClientResponse && e.Params.Contains("-32601"));
+        var events = await vm.GetEventsAsync(session.SessionId);
+        var request = events.Should().ContainSingle(e => e.Method == "_test/unknown", "the request is recorded as the agent sent it").Which;
+        var answer = events.Should().ContainSingle(e => e.Method == AgentOsEventMethods.ClientResponse).Which;
+        answer.Params.Should().Contain("-32601").And.Contain($"\"requestSeq\":{request.Seq}");
+        answer.Seq.Should().BeGreaterThan(request.Seq);
     }
 
     [Fact]

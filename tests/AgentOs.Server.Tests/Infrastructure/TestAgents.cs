@@ -13,6 +13,7 @@ public static class TestAgents
     public const string LoadsSessions = "test-load";
     public const string ResumesSessions = "test-resume";
     public const string LegacyConfig = "test-legacy-config";
+    public const string ModelsToo = "test-models-too";
     public const string InstructionsAsFile = "test-instructions-file";
     public const string InstructionsAsEnv = "test-instructions-env";
 
@@ -32,6 +33,7 @@ public static class TestAgents
         [LoadsSessions] = Make("--load-session"),
         [ResumesSessions] = Make("--resume-session"),
         [LegacyConfig] = Make("--legacy-config"),
+        [ModelsToo] = Make("--models-too"),
         [InstructionsAsFile] = With(Make(), o => o.InstructionsArgs = ["--instructions-file", "{file}"]),
         [InstructionsAsEnv] = With(Make(), o => o.InstructionsEnv["AGENTOS_TEST_INSTRUCTIONS"] = "{text}"),
     };
