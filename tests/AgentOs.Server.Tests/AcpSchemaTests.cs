@@ -33,12 +33,23 @@ public sealed class AcpSchemaTests
         ["fs/read_text_file"] = "ReadTextFileResponse",
         ["fs/write_text_file"] = "WriteTextFileResponse",
         ["session/request_permission"] = "RequestPermissionResponse",
+        ["terminal/create"] = "CreateTerminalResponse",
+        ["terminal/output"] = "TerminalOutputResponse",
+        ["terminal/wait_for_exit"] = "WaitForTerminalExitResponse",
+        ["terminal/kill"] = "KillTerminalResponse",
+        ["terminal/release"] = "ReleaseTerminalResponse",
+        ["elicitation/create"] = "CreateElicitationResponse",
     };
 
     [Fact]
     public async Task EveryMessageTheHostSends_IsValidAgainstTheAcpV1Schema()
     {
         var env = TestAgents.AsEnvironment("maximal", "--maximal", "--record", "/home/agentos/acp.jsonl");
+        foreach (var (key, value) in TestAgents.AsEnvironment("asking", "--maximal", "--record", "/home/agentos/acp-ask.jsonl"))
+        {
+            env[key] = value;
+        }
+
         await using var server = await ServerProcess.StartAsync(env);
         await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
         var vm = client.Vm("schema");
@@ -50,6 +61,16 @@ public sealed class AcpSchemaTests
         await session.SendPromptAsync("read /home/agentos/x.txt");
         await session.SendPromptAsync("read /home/agentos/missing.txt"); // answered with an error
         await session.SendPromptAsync("permission");
+        await session.SendPromptAsync("terminal echo hi; exit 2");
+        var running = (await session.SendPromptAsync("terminal-start exec sleep 60")).Text["started ".Length..];
+        await session.SendPromptAsync($"terminal-output {running}");
+        await session.SendPromptAsync($"terminal-kill {running}");
+        await session.SendPromptAsync($"terminal-wait {running}");
+        await session.SendPromptAsync($"terminal-output {running}");
+        await session.SendPromptAsync($"terminal-release {running}");
+        await session.SendPromptAsync($"terminal-output {running}"); // answered with an error
+        await session.SendPromptAsync("""terminal-json {"command":"printf","args":["abcdef"],"outputByteLimit":2,"env":[{"name":"A","value":"1"}],"cwd":"/home/agentos"}""");
+        await session.SendPromptAsync("elicit form"); // declined by the policy
         await session.SetModeAsync("plan");
         await session.SetModelAsync("smart");
         var slow = session.SendPromptAsync("sleep 10000");
@@ -61,11 +82,38 @@ public sealed class AcpSchemaTests
         await session.CloseAsync();
         var doomed = await vm.CreateSessionAsync("maximal");
         await doomed.DestroyAsync();
+        // A session whose client answers: elicitation is offered in initialize, and answered by the client.
+        var asking = await vm.CreateSessionAsync("asking", new CreateSessionOptions { PermissionPolicy = PermissionPolicy.Ask });
+        foreach (var (prompt, answer) in new[] { ("elicit form", ElicitationAnswer.AcceptJson("""{"name":"Ada","age":3,"tags":["a"]}""")), ("elicit url", ElicitationAnswer.Accept()), ("elicit form", ElicitationAnswer.Cancel()) })
+        {
+            var turn = asking.SendPromptAsync(prompt);
+            await Poll.UntilAsync(async () => (await asking.GetPendingElicitationsAsync()).Count == 1, "the elicitation waits");
+            await asking.RespondElicitationAsync((await asking.GetPendingElicitationsAsync()).Single().RequestId, answer);
+            await turn;
+        }
+
+        await asking.CloseAsync();
 
         var schema = new AcpSchema(Path.Combine(AppContext.BaseDirectory, "AcpSchema", "schema-v1.21.0.json"));
-        var record = await File.ReadAllLinesAsync(Path.Combine(server.DataDirectory, "vms", "schema", "home", "acp.jsonl"));
-        var requests = new Dictionary<long, string>();
+        var home = Path.Combine(server.DataDirectory, "vms", "schema", "home");
         var checkedMethods = new HashSet<string>(StringComparer.Ordinal);
+        var problems = new List<string>();
+        foreach (var file in new[] { "acp.jsonl", "acp-ask.jsonl" })
+        {
+            problems.AddRange(CheckRecord(schema, await File.ReadAllLinesAsync(Path.Combine(home, file)), checkedMethods));
+        }
+
+        problems.Should().BeEmpty();
+        checkedMethods.Should().Contain(["initialize", "session/new", "session/prompt", "session/cancel", "session/set_mode", "session/set_config_option",
+            "session/close", "session/delete", "answer to fs/read_text_file", "answer to fs/write_text_file", "answer to session/request_permission",
+            "answer to terminal/create", "answer to terminal/output", "answer to terminal/wait_for_exit", "answer to terminal/kill", "answer to terminal/release",
+            "answer to elicitation/create"]);
+    }
+
+    /// <summary>Checks each line the host sent one agent process (its <c>--record</c> file) against the schema; adds what it checked to <paramref name="checkedMethods"/>.</summary>
+    private static List<string> CheckRecord(AcpSchema schema, string[] record, HashSet<string> checkedMethods)
+    {
+        var requests = new Dictionary<long, string>();
         var problems = new List<string>();
         foreach (var entry in record.Select(l => JsonNode.Parse(l)!.AsObject()))
         {
@@ -101,9 +149,7 @@ public sealed class AcpSchemaTests
             }
         }
 
-        problems.Should().BeEmpty();
-        checkedMethods.Should().Contain(["initialize", "session/new", "session/prompt", "session/cancel", "session/set_mode", "session/set_config_option",
-            "session/close", "session/delete", "answer to fs/read_text_file", "answer to fs/write_text_file", "answer to session/request_permission"]);
+        return problems;
     }
 
     /// <summary>The vendored schema; each type is checked through the document with its root pointed at that <c>$defs</c> entry (each built in a registry of its own).</summary>
