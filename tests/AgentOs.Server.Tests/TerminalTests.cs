@@ -181,6 +181,12 @@ public sealed class TerminalTests(ClusterFixture fixture)
 
         var pids = cgroups.Single(l => l.Split(':')[1] == "pids").Split(':', 3)[2];
         pids.Should().MatchRegex($"/agentos/[0-9a-f]+/{session.Id}-[0-9]+/term_[0-9a-f]+_1$", "the terminal's own cgroup, inside its agent's");
+        HostUid(Sleepers("3079")[0]).Should().Be(HostUid(session.Info!.ProcessId), "the terminal runs as its agent does on the host (the VM's own uid when the server is root)");
+        if (Environment.UserName == "root")
+        {
+            HostUid(Sleepers("3079")[0]).Should().NotBe("0");
+        }
+
         var agentUsage = (await vm.GetInfoAsync()).Agents.Single(a => a.SessionId == session.Id);
         agentUsage.Processes.Should().BeGreaterThan(1, "the agent's count includes its terminal");
         agentUsage.Limits!.Processes.Should().Be(100);
@@ -223,6 +229,8 @@ public sealed class TerminalTests(ClusterFixture fixture)
         events.Where(e => e.Method == AgentOsEventMethods.ClientResponse).Select(e => Json(e.Params)).First(r => r.GetProperty("method").GetString() == method);
 
     private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement.Clone();
+
+    private static string HostUid(int pid) => File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t')[1];
 
     /// <summary>Pids of <c>sleep &lt;tag&gt;</c> processes on the host (tags are this test's own, unusual durations).</summary>
     internal static List<int> Sleepers(string tag)
