@@ -218,6 +218,35 @@ public sealed class TerminalTests(ClusterFixture fixture)
         Sleepers("3081").Should().BeEmpty("release and close answer once the commands are gone");
     }
 
+    [Theory]
+    [InlineData("bubblewrap")]
+    [InlineData("none")]
+    public async Task ATerminalsProcesses_DoNotOutliveAKilledServer(string sandbox)
+    {
+        using var data = new TempDirectory("agentos-terminal-kill");
+        var env = TestAgents.AsEnvironment("mine");
+        env["AgentOs__Sandbox"] = sandbox;
+        var tag = sandbox == "none" ? "3082" : "3083";
+        await using (var server = await ServerProcess.StartAsync(env, data.Path))
+        {
+            await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+            var session = await client.Vm("terminal-kill").CreateSessionAsync("mine");
+            await StartAsync(session, $"setsid sleep {tag} </dev/null >/dev/null 2>&1 & exec sleep {tag}");
+            await Poll.UntilAsync(() => Sleepers(tag).Count == 2, "the terminal's command and its daemon run");
+            await server.KillAsync(); // SIGKILL: nothing of the server runs to clean up
+        }
+
+        // Sandboxed, the terminal's bubblewrap dies with the server; as host processes, the next server on the data directory
+        // kills what is left in the killed one's cgroups (a terminal's inside its agent's) before it serves anything.
+        if (sandbox == "none")
+        {
+            await using var restarted = await ServerProcess.StartAsync(env, data.Path);
+            restarted.Output.Should().Contain("by a server that did not stop cleanly");
+        }
+
+        await Poll.UntilAsync(() => Sleepers(tag).Count == 0, "no process of a terminal outlives a killed server");
+    }
+
     private static async Task<string> StartAsync(SessionHandle session, string command)
     {
         var reply = (await session.SendPromptAsync($"terminal-start {command}")).Text;

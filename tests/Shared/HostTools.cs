@@ -96,7 +96,8 @@ internal static class AgentCgroupLeftovers
                 continue;
             }
 
-            foreach (var cgroup in Directory.GetDirectories(parent).Append(parent))
+            // An agent's cgroup may hold its terminals' (one level more): the deepest go first, a cgroup with children cannot.
+            foreach (var cgroup in Directory.GetDirectories(parent, "*", SearchOption.AllDirectories).OrderByDescending(d => d.Count(c => c == '/')).Append(parent))
             {
                 for (var attempt = 0; attempt < 100 && Directory.Exists(cgroup); attempt++)
                 {
