@@ -35,4 +35,42 @@ public sealed class GracefulStopTests
         exit.GetProperty("expected").GetBoolean().Should().BeTrue();
         exit.GetProperty("stderrTail").GetString().Should().Contain("SIGTERM, exiting");
     }
+
+    /// <summary>
+    /// The launcher npm installs for codex-acp (node running the native binary with <c>spawnSync</c>) passes no signal
+    /// on and dies of SIGTERM at once. SIGTERM to it alone left Codex itself without one: in the sandbox the PID
+    /// namespace went down with the launcher and took Codex with a SIGKILL; as a host process Codex was orphaned until
+    /// its cgroup's kill. The agent's processes are signalled from the bottom of its tree up.
+    /// </summary>
+    [Theory]
+    [InlineData("bubblewrap")]
+    [InlineData("none")]
+    public async Task AnAgentBehindALauncherThatPassesNoSignalsOn_GetsItsOwnSigterm_AndExitsByItself(string sandbox)
+    {
+        const string Launcher = "const r = require('child_process').spawnSync(process.argv[1], process.argv.slice(2), { stdio: 'inherit' }); process.exit(r.status || 0);";
+        var env = new Dictionary<string, string>
+        {
+            ["AgentOs__Sandbox"] = sandbox,
+            ["AgentOs__Agents__launched__Command"] = "node",
+            ["AgentOs__Agents__launched__Args__0"] = "-e",
+            ["AgentOs__Agents__launched__Args__1"] = Launcher,
+            ["AgentOs__Agents__launched__Args__2"] = TestPaths.Dotnet,
+            ["AgentOs__Agents__launched__Args__3"] = TestPaths.TestAgentDll,
+            ["AgentOs__Agents__launched__Args__4"] = "--term-only",
+        };
+        await using var server = await ServerProcess.StartAsync(env);
+        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
+        var vm = client.Vm("launched");
+        var session = await vm.CreateSessionAsync("launched");
+        await session.SendPromptAsync("ping");
+
+        var stop = Stopwatch.StartNew();
+        await vm.CloseSessionAsync(session.SessionId);
+        stop.Stop();
+
+        var exit = JsonDocument.Parse((await vm.GetEventsAsync(session.SessionId)).Last(e => e.Method == AgentOsEventMethods.AgentExit).Params).RootElement;
+        Console.WriteLine($"{sandbox}: the stop through a launcher took {stop.ElapsedMilliseconds} ms");
+        exit.GetProperty("stderrTail").GetString().Should().Contain("SIGTERM, exiting", "the agent behind the launcher got its own SIGTERM and ended by itself");
+        exit.GetProperty("exitCode").GetInt32().Should().NotBe(137, "nothing was killed: the launcher returns its child's status, or ends at its own SIGTERM");
+    }
 }
