@@ -19,18 +19,9 @@ public sealed class GracefulStopTests
     {
         var env = TestAgents.AsEnvironment("stubborn", "--term-only");
         env["AgentOs__Sandbox"] = sandbox;
-        await using var server = await ServerProcess.StartAsync(env);
-        await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
-        var vm = client.Vm("stubborn");
-        var session = await vm.CreateSessionAsync("stubborn");
-        await session.SendPromptAsync("ping");
 
-        var stop = Stopwatch.StartNew();
-        await vm.CloseSessionAsync(session.SessionId);
-        stop.Stop();
+        var exit = await CloseAndReadTheExitAsync(env, "stubborn", $"{sandbox}: the stop");
 
-        var exit = JsonDocument.Parse((await vm.GetEventsAsync(session.SessionId)).Last(e => e.Method == AgentOsEventMethods.AgentExit).Params).RootElement;
-        Console.WriteLine($"{sandbox}: the stop took {stop.ElapsedMilliseconds} ms");
         exit.GetProperty("exitCode").GetInt32().Should().Be(0, $"the agent's own SIGTERM handler ended it, no kill (stderr: {exit.GetProperty("stderrTail").GetString()})");
         exit.GetProperty("expected").GetBoolean().Should().BeTrue();
         exit.GetProperty("stderrTail").GetString().Should().Contain("SIGTERM, exiting");
@@ -58,19 +49,27 @@ public sealed class GracefulStopTests
             ["AgentOs__Agents__launched__Args__3"] = TestPaths.TestAgentDll,
             ["AgentOs__Agents__launched__Args__4"] = "--term-only",
         };
+
+        var exit = await CloseAndReadTheExitAsync(env, "launched", $"{sandbox}: the stop through a launcher");
+
+        exit.GetProperty("stderrTail").GetString().Should().Contain("SIGTERM, exiting", "the agent behind the launcher got its own SIGTERM and ended by itself");
+        exit.GetProperty("exitCode").GetInt32().Should().NotBe(137, "nothing was killed: the launcher returns its child's status, or ends at its own SIGTERM");
+    }
+
+    /// <summary>A real server with <paramref name="env"/>: a session of <paramref name="agentType"/> answers a prompt and is closed; the time it took is printed, its agent's exit returned.</summary>
+    private static async Task<JsonElement> CloseAndReadTheExitAsync(Dictionary<string, string> env, string agentType, string what)
+    {
         await using var server = await ServerProcess.StartAsync(env);
         await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
-        var vm = client.Vm("launched");
-        var session = await vm.CreateSessionAsync("launched");
+        var vm = client.Vm(agentType);
+        var session = await vm.CreateSessionAsync(agentType);
         await session.SendPromptAsync("ping");
 
         var stop = Stopwatch.StartNew();
         await vm.CloseSessionAsync(session.SessionId);
         stop.Stop();
 
-        var exit = JsonDocument.Parse((await vm.GetEventsAsync(session.SessionId)).Last(e => e.Method == AgentOsEventMethods.AgentExit).Params).RootElement;
-        Console.WriteLine($"{sandbox}: the stop through a launcher took {stop.ElapsedMilliseconds} ms");
-        exit.GetProperty("stderrTail").GetString().Should().Contain("SIGTERM, exiting", "the agent behind the launcher got its own SIGTERM and ended by itself");
-        exit.GetProperty("exitCode").GetInt32().Should().NotBe(137, "nothing was killed: the launcher returns its child's status, or ends at its own SIGTERM");
+        Console.WriteLine($"{what} took {stop.ElapsedMilliseconds} ms");
+        return JsonDocument.Parse((await vm.GetEventsAsync(session.SessionId)).Last(e => e.Method == AgentOsEventMethods.AgentExit).Params).RootElement.Clone();
     }
 }
