@@ -161,8 +161,9 @@ internal sealed class AgentProcess : IAsyncDisposable
 
     /// <summary>
     /// Stops the process: close stdin and give the agent a moment to take the hint (most exit at EOF); then SIGTERM to
-    /// the agent's own process (inside the sandbox, not bubblewrap, which does not pass signals on) and wait
-    /// <paramref name="grace"/>; then kill the whole process tree. Returns the exit code, and whether a kill was needed.
+    /// the agent's own processes (inside the sandbox, not bubblewrap, which does not pass signals on), from the bottom
+    /// of its tree up (<see cref="TerminateAsync"/>), and wait <paramref name="grace"/>; then kill the whole process
+    /// tree. Returns the exit code, and whether a kill was needed.
     /// </summary>
     public async Task<(int ExitCode, bool Killed)> StopAsync(TimeSpan grace)
     {
@@ -180,7 +181,7 @@ internal sealed class AgentProcess : IAsyncDisposable
             return (await _exit.ConfigureAwait(false), false);
         }
 
-        if (!Terminate())
+        if (!await TerminateAsync(grace).ConfigureAwait(false))
         {
             await _graceful.CancelAsync().ConfigureAwait(false); // SIGINT to what was started, the old way
         }
@@ -198,43 +199,52 @@ internal sealed class AgentProcess : IAsyncDisposable
     /// <summary>How long an agent gets after stdin's EOF before its SIGTERM: agents that exit at EOF do it in milliseconds.</summary>
     private static readonly TimeSpan EofGrace = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>How long one level of the agent's process tree gets to exit after its SIGTERM before the level above gets its own.</summary>
+    private static readonly TimeSpan LevelGrace = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long a level whose children have exited gets to exit by itself (a launcher returning its child's status) before its SIGTERM.</summary>
+    private static readonly TimeSpan LauncherReaction = TimeSpan.FromMilliseconds(100);
+
     /// <summary>
-    /// SIGTERM to the agent itself: the first process at or under <see cref="Pid"/> that is not bubblewrap (the launcher
-    /// shell and <c>prlimit</c> exec into it; bubblewrap forks it inside the PID namespace). False when none was found.
+    /// SIGTERM to the agent's own processes, the deepest first, each level given a moment to exit before its parents get
+    /// theirs (at most <paramref name="grace"/> in all before the top). A launcher often passes no signal on and dies of
+    /// SIGTERM at once (codex-acp's npm launcher runs the native binary with node's <c>spawnSync</c>; Claude Code's adapter
+    /// runs its CLI): signalled first, it would leave its child none, and in the sandbox the PID namespace would go down
+    /// with it and take the child with a SIGKILL. False when there was no process to signal.
     /// </summary>
-    private bool Terminate()
+    private async Task<bool> TerminateAsync(TimeSpan grace)
     {
-        var pending = new Queue<int>([Pid]);
-        for (var seen = 0; pending.TryDequeue(out var pid) && seen < 16; seen++)
+        var levels = ProcessTree.Levels(Pid);
+        var clock = Stopwatch.StartNew();
+        for (var i = levels.Count - 1; i >= 0 && !_exit.IsCompleted; i--)
         {
-            string comm;
-            try
+            if (i < levels.Count - 1)
             {
-                comm = File.ReadAllText($"/proc/{pid}/comm").Trim();
-            }
-            catch (IOException)
-            {
-                continue;
+                // Its children have exited (or had their time): a launcher returns their status by itself.
+                await WhileAsync(() => levels[i].Any(ProcessTree.IsRunning), clock.Elapsed + LauncherReaction).ConfigureAwait(false);
             }
 
-            if (comm != "bwrap")
+            foreach (var pid in levels[i].Where(ProcessTree.IsRunning))
             {
-                return Signals.Send(pid, Signals.Term) == 0;
+                _ = Signals.Send(pid, Signals.Term);
             }
 
-            try
+            if (i > 0)
             {
-                foreach (var child in File.ReadAllText($"/proc/{pid}/task/{pid}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                {
-                    pending.Enqueue(int.Parse(child, System.Globalization.CultureInfo.InvariantCulture));
-                }
-            }
-            catch (IOException)
-            {
+                var until = LevelGrace * (levels.Count - i);
+                await WhileAsync(() => levels[i].Any(ProcessTree.IsRunning), until < grace ? until : grace).ConfigureAwait(false);
             }
         }
 
-        return false;
+        return levels.Count > 0;
+
+        async Task WhileAsync(Func<bool> condition, TimeSpan until)
+        {
+            while (condition() && !_exit.IsCompleted && clock.Elapsed < until)
+            {
+                await Task.Delay(10).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>Kills the process and its children at once.</summary>

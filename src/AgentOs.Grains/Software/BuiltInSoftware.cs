@@ -69,7 +69,8 @@ internal static class BuiltInSoftware
         Agent: new AgentType(Name: "codex", Command: "{dir}/node_modules/.bin/codex-acp", Args: [], Env: new Dictionary<string, string>(StringComparer.Ordinal))
         {
             InstructionsArgs = ["-c", "developer_instructions={json}"],
-            Credentials = new Credentials(["OPENAI_API_KEY", "CODEX_API_KEY"], [".codex/auth.json"]),
+            // config.toml: a provider of its own (a local gateway) needs no key; codex-acp asks for one only for "openai".
+            Credentials = new Credentials(["OPENAI_API_KEY", "CODEX_API_KEY"], [".codex/auth.json", ".codex/config.toml"]),
         });
 
     /// <summary>

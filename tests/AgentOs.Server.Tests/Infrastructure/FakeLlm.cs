@@ -4,8 +4,8 @@ using System.Text.Json;
 namespace AgentOs.Server.Tests.Infrastructure;
 
 /// <summary>
-/// The fake OpenAI-compatible LLM (tests/fake-llm/fake-llm.mjs) as a node process on a free loopback
-/// port, with what it logged: every chat request's messages, and stream lifecycle events.
+/// The fake LLM (tests/fake-llm/fake-llm.mjs: OpenAI chat completions and Responses, Anthropic Messages) as a node
+/// process on a free loopback port, with what it logged: every LLM request's conversation, and stream lifecycle events.
 /// </summary>
 public sealed class FakeLlm : IAsyncDisposable
 {
@@ -39,21 +39,64 @@ public sealed class FakeLlm : IAsyncDisposable
         return new FakeLlm(process, logs, int.Parse(line["LISTENING ".Length..], System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    /// <summary>The messages of every chat request so far, oldest first (each a JSON array).</summary>
+    /// <summary>The conversation of every LLM request so far, oldest first, as its API carries it (chat and Anthropic <c>messages</c>, Responses <c>input</c>).</summary>
     public IReadOnlyList<JsonElement> Requests() => ReadLog("messages.jsonl").Select(e => e.GetProperty("messages")).ToList();
+
+    /// <summary>Every LLM request so far, oldest first: which API it came in on, the rule that answered, its conversation as JSON.</summary>
+    public IReadOnlyList<LlmRequest> Log() =>
+        ReadLog("messages.jsonl").Select(e => new LlmRequest(e.GetProperty("api").GetString()!, e.GetProperty("rule").GetString()!, e.GetProperty("messages").GetRawText())).ToList();
 
     /// <summary>Stream lifecycle events: <c>start</c>, <c>end</c>, <c>client_closed</c>, with the rule that answered.</summary>
     public IReadOnlyList<(string Event, string Rule)> Events() =>
         ReadLog("events.jsonl").Select(e => (e.GetProperty("event").GetString()!, e.TryGetProperty("rule", out var r) ? r.GetString() ?? "" : "")).ToList();
 
+    /// <summary>
+    /// Points a built-in agent at this LLM, the way a user would provision a VM for a local gateway: writes the agent's
+    /// config into the VM's home (<paramref name="home"/> on the host) and returns the session's <c>Env</c>. No real
+    /// key, nothing the agent needs from the internet (see tests/fake-llm/README.md).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> Provision(string agentType, string home)
+    {
+        var port = Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        switch (agentType)
+        {
+            case "pi":
+                WritePiConfig(Path.Combine(home, ".pi", "agent"));
+                return new Dictionary<string, string>();
+            case "claude-code":
+                // Its Anthropic client reads these; the built-in type already turns off telemetry and updates.
+                return new Dictionary<string, string> { ["ANTHROPIC_BASE_URL"] = $"http://127.0.0.1:{port}", ["ANTHROPIC_API_KEY"] = "fake-key" };
+            case "codex":
+                Template("codex-config.template.toml", Path.Combine(home, ".codex", "config.toml"));
+                Template("codex-models.json", Path.Combine(home, ".codex", "fake-models.json"));
+                return new Dictionary<string, string>();
+            case "opencode":
+                var config = Path.Combine(home, ".config", "opencode");
+                Template("opencode.template.json", Path.Combine(config, "opencode.json"));
+                // opencode installs its plugin SDK into its config folder from npm at every start, unless the folder
+                // already has it on record: a lockfile naming it and a node_modules folder.
+                Directory.CreateDirectory(Path.Combine(config, "node_modules"));
+                File.WriteAllText(Path.Combine(config, "package.json"), """{"dependencies":{"@opencode-ai/plugin":"*"}}""");
+                File.WriteAllText(Path.Combine(config, "package-lock.json"), """{"lockfileVersion":3,"packages":{"":{"dependencies":{"@opencode-ai/plugin":"*"}}}}""");
+                return new Dictionary<string, string> { ["OPENCODE_DISABLE_MODELS_FETCH"] = "1" }; // no models.dev at start
+            default:
+                throw new ArgumentException($"No provisioning for agent type '{agentType}'.", nameof(agentType));
+        }
+    }
+
     /// <summary>pi's provider config for this LLM: <c>models.json</c> and <c>settings.json</c> in <paramref name="agentDirectory"/>.</summary>
     public void WritePiConfig(string agentDirectory)
     {
-        Directory.CreateDirectory(agentDirectory);
-        var templates = Path.Combine(TestPaths.RepositoryRoot, "tests", "fake-llm");
-        File.WriteAllText(Path.Combine(agentDirectory, "models.json"),
-            File.ReadAllText(Path.Combine(templates, "models.template.json")).Replace("__PORT__", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
-        File.Copy(Path.Combine(templates, "settings.template.json"), Path.Combine(agentDirectory, "settings.json"), overwrite: true);
+        Template("models.template.json", Path.Combine(agentDirectory, "models.json"));
+        Template("settings.template.json", Path.Combine(agentDirectory, "settings.json"));
+    }
+
+    /// <summary>A file of tests/fake-llm with this LLM's port in place of <c>__PORT__</c>.</summary>
+    private void Template(string name, string destination)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
+        var text = File.ReadAllText(Path.Combine(TestPaths.RepositoryRoot, "tests", "fake-llm", name));
+        File.WriteAllText(destination, text.Replace("__PORT__", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
     }
 
     private List<JsonElement> ReadLog(string name)
@@ -87,3 +130,6 @@ public sealed class FakeLlm : IAsyncDisposable
         _logs.Dispose();
     }
 }
+
+/// <summary>One request the fake LLM answered: its API (<c>chat</c>, <c>anthropic</c>, <c>responses</c>), the rule, the conversation as JSON.</summary>
+public sealed record LlmRequest(string Api, string Rule, string Conversation);
