@@ -55,7 +55,7 @@ internal sealed class VmNetwork : IAsyncDisposable
     public static async Task<VmNetwork> CreateAsync(NetworkTools tools, string rules, CancellationToken cancellationToken)
     {
         // The holder: loads the rules (and lets 127.0.0.1 be DNAT-ed to the host gateway), says ready, sleeps.
-        var holder = await StartAsync(tools.Setpriv, ["--pdeathsig", "KILL", "--", tools.Unshare, "--user", "--map-root-user", "--net", "--",
+        var holder = await HelperProcess.StartAsync(tools.Setpriv, ["--pdeathsig", "KILL", "--", tools.Unshare, "--user", "--map-root-user", "--net", "--",
             "/bin/sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && \"$1\" -f - && echo ready && exec sleep infinity", "agentos-net", tools.Nft]).ConfigureAwait(false);
         await WaitReadyAsync("the namespace holder (unshare, nft)", holder, async () =>
         {
@@ -68,7 +68,7 @@ internal sealed class VmNetwork : IAsyncDisposable
         Process slirp;
         try
         {
-            slirp = await StartAsync("/bin/sh", ["-c", "exec \"$@\" 3>&1 1>&2", "agentos-slirp", tools.Setpriv, "--pdeathsig", "KILL", "--",
+            slirp = await HelperProcess.StartAsync("/bin/sh", ["-c", "exec \"$@\" 3>&1 1>&2", "agentos-slirp", tools.Setpriv, "--pdeathsig", "KILL", "--",
                 tools.Slirp4netns, "--configure", "--mtu=65520", "--enable-sandbox", "--enable-seccomp", "--ready-fd=3",
                 $"--userns-path=/proc/{holder.Id}/ns/user", "--netns-type=path", $"/proc/{holder.Id}/ns/net", NetworkRules.Interface]).ConfigureAwait(false);
             slirp.StandardInput.Close();
@@ -96,27 +96,6 @@ internal sealed class VmNetwork : IAsyncDisposable
             process.Dispose();
         }
     }
-
-    private static Task<Process> StartAsync(string command, IReadOnlyList<string> args) => SpawnThread.RunAsync(() =>
-    {
-        var start = new ProcessStartInfo(command)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = "/",
-        };
-        start.Environment.Clear();
-        start.Environment["PATH"] = "/usr/bin:/bin:/usr/sbin:/sbin";
-        start.Environment["LANG"] = "C.UTF-8";
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        return Process.Start(start) ?? throw new InvalidOperationException($"{command} did not start");
-    });
 
     /// <summary>Waits for a helper's ready signal; on failure or timeout kills it and throws with its stderr.</summary>
     private static async Task WaitReadyAsync(string what, Process process, Func<Task<bool>> ready, CancellationToken cancellationToken)

@@ -181,22 +181,7 @@ internal sealed class VmUser : IAsyncDisposable
 
     public static async Task<VmUser> CreateAsync(string unshare, string setpriv, FileOwner owner)
     {
-        var start = new ProcessStartInfo(setpriv)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = "/",
-        };
-        start.Environment.Clear();
-        start.Environment["PATH"] = "/usr/bin:/bin";
-        foreach (var arg in (string[])[.. VmUsers.BecomeArgs(owner), unshare, "--user", "--", "/bin/sh", "-c", "echo ready && read line"])
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{unshare} did not start");
+        using var process = await HelperProcess.StartAsync(setpriv, [.. VmUsers.BecomeArgs(owner), unshare, "--user", "--", "/bin/sh", "-c", "echo ready && read line"]).ConfigureAwait(false);
         try
         {
             var ready = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
