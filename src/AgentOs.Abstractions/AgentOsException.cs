@@ -40,6 +40,9 @@ public enum AgentOsErrorCode
 
     /// <summary>A count the server bounds is reached (<c>AgentOs:MaxSessionsPerVm</c>, <c>MaxLiveAgents</c>, <c>MaxActiveVms</c>); the message names it.</summary>
     QuotaExceeded = 24,
+
+    /// <summary>A request carries more than a limit allows (a prompt over <c>AgentOs:MaxPromptLength</c>, an HTTP body too large); the message names the limit.</summary>
+    PayloadTooLarge = 25,
 }
 
 /// <summary>An error from AgentOs with a code clients can switch on and a message that says what to do.</summary>

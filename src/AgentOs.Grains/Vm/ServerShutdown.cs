@@ -34,6 +34,9 @@ internal sealed partial class ServerShutdown(IGrainFactory grains, IOptions<Agen
 
     public void Unregister(string vmId) => _activeVms.TryRemove(vmId, out _);
 
+    /// <summary>Whether VM <paramref name="vmId"/> is active (its grain activated, not asleep) on this silo now.</summary>
+    public bool IsActive(string vmId) => _activeVms.ContainsKey(vmId);
+
     /// <summary>Refuses new work once the shutdown has begun.</summary>
     public void ThrowIfShuttingDown(string what)
     {
