@@ -62,6 +62,9 @@ internal sealed class SessionEventFeed : IAsyncDisposable
     /// <summary>The last seq handed out (or the start).</summary>
     public long Last => _last;
 
+    /// <summary>How often the reader fell behind the bounded buffer and was caught up from the store.</summary>
+    public int Overflows { get; private set; }
+
     /// <summary>
     /// The next events after <see cref="Last"/>, contiguous and never empty. <see cref="Last"/> advances only when a
     /// batch is returned, so a failure half-way loses nothing: the retry starts again from the last seq handed out.
@@ -152,6 +155,7 @@ internal sealed class SessionEventFeed : IAsyncDisposable
         {
             if (live.TakeOverflow())
             {
+                Overflows++;
                 _catchingUp = true; // what was dropped is in the store
                 return Empty;
             }

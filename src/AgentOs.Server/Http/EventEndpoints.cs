@@ -9,7 +9,7 @@ namespace AgentOs.Server.Http;
 /// Events: a session's history (<c>GET …/events</c>, a JSON page or NDJSON), its live stream and the VM's
 /// (<c>GET …/events/stream</c>, server-sent events). All write the events from their encoded form, params as stored.
 /// </summary>
-internal static class EventEndpoints
+internal static partial class EventEndpoints
 {
     public const string NdjsonContentType = "application/x-ndjson";
 
@@ -92,7 +92,7 @@ internal static class EventEndpoints
         }
     }
 
-    private static async Task StreamSessionAsync(HttpContext context, string vm, string sessionId, string? since, IGrainFactory grains, IClusterClient client, IOptions<HttpApiOptions> options)
+    private static async Task StreamSessionAsync(HttpContext context, string vm, string sessionId, string? since, IGrainFactory grains, IClusterClient client, IOptions<HttpApiOptions> options, ILoggerFactory loggers)
     {
         var vmId = VmRoute.Id(vm);
         var text = context.Request.Headers[LastEventId].FirstOrDefault() is { Length: > 0 } lastEventId ? lastEventId : since;
@@ -105,23 +105,41 @@ internal static class EventEndpoints
         // An unknown session is a 404 before the stream starts, not an error event after it.
         _ = await grains.GetGrain<IVmGrain>(vmId).GetSequencedEvents(sessionId, from, 1);
         await using var feed = new SessionEventFeed(new GrainEventSource(grains, client, vmId, sessionId), from, options.Value.SseBufferBytes);
+        var logger = loggers.CreateLogger(typeof(EventEndpoints));
+        var overflows = 0;
         await SseResponse.RunAsync(context, options.Value.SseHeartbeat,
             _ => Task.CompletedTask, // the feed subscribes before it reads history: nothing committed after `since` is missed
             feed.NextAsync,
-            (writer, batch) => ForEach(batch, (in SessionEventCodec.RawEvent e) => writer.WriteSse(e)));
+            (writer, batch) =>
+            {
+                ForEach(batch, (in SessionEventCodec.RawEvent e) => writer.WriteSse(e));
+                if (feed.Overflows != overflows)
+                {
+                    overflows = feed.Overflows;
+                    LogFellBehind(logger, vmId, $"session '{sessionId}'", overflows, options.Value.SseBufferBytes);
+                }
+            });
     }
 
-    private static async Task StreamVmAsync(HttpContext context, string vm, string? since, IGrainFactory grains, IClusterClient client, IOptions<HttpApiOptions> options, TimeProvider time)
+    private static async Task StreamVmAsync(HttpContext context, string vm, string? since, IGrainFactory grains, IClusterClient client, IOptions<HttpApiOptions> options, TimeProvider time, ILoggerFactory loggers)
     {
         var vmId = VmRoute.Id(vm);
         var text = context.Request.Headers[LastEventId].FirstOrDefault() is { Length: > 0 } lastEventId ? lastEventId : since;
         var cursor = VmCursor.Parse(text, time);
         await using var feed = new VmEventFeed(grains, client, vmId, cursor, options.Value.SseBufferBytes);
+        var logger = loggers.CreateLogger(typeof(EventEndpoints));
+        var overflows = 0;
         await SseResponse.RunAsync(context, options.Value.SseHeartbeat,
             feed.ConnectAsync, // subscribed before `: ok`: a client that prompts after it misses nothing
             feed.NextAsync,
             (writer, batches) =>
             {
+                if (feed.Overflows != overflows)
+                {
+                    overflows = feed.Overflows;
+                    LogFellBehind(logger, vmId, "every session", overflows, options.Value.SseBufferBytes);
+                }
+
                 foreach (var batch in batches)
                 {
                     ForEach(batch, (in SessionEventCodec.RawEvent e) =>
@@ -149,4 +167,7 @@ internal static class EventEndpoints
 
     private static SessionEventBatch AsBatch(IReadOnlyList<SessionEvent> events) =>
         events as SessionEventBatch ?? new SessionEventBatch(events as SessionEvent[] ?? [.. events]);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "VM {VmId}: an event stream of {Stream} fell behind its {BufferBytes}-byte buffer ({Times} times so far); caught up from the store, the VM not held up")]
+    private static partial void LogFellBehind(ILogger logger, string vmId, string stream, int times, long bufferBytes);
 }

@@ -19,6 +19,9 @@ internal sealed class VmEventFeed(IGrainFactory grains, IClusterClient client, s
     private IAsyncDisposable? _subscription;
     private bool _catchingUp;
 
+    /// <summary>How often the reader fell behind the bounded buffer and was caught up from the store.</summary>
+    public int Overflows { get; private set; }
+
     /// <summary>The next events, as one batch per session run, each contiguous after what its session had; never empty.</summary>
     public async Task<IReadOnlyList<SessionEventBatch>> NextAsync(CancellationToken cancellationToken)
     {
@@ -122,6 +125,7 @@ internal sealed class VmEventFeed(IGrainFactory grains, IClusterClient client, s
         {
             if (live.TakeOverflow())
             {
+                Overflows++;
                 await PlanCatchUpAsync(cancellationToken); // what was dropped is in the store
                 return [];
             }
