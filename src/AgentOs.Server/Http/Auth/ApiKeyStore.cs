@@ -20,7 +20,7 @@ internal sealed class ApiKeyStore
     private readonly Lock _lock = new();
     private IReadOnlyDictionary<string, ApiKey> _keys = new Dictionary<string, ApiKey>();
     private (DateTime Modified, long Length) _fileState = (DateTime.MinValue, -1);
-    private long _checkedAt = long.MinValue;
+    private long _checkedAt;
 
     public ApiKeyStore(IOptions<AgentOsOptions> agentOs, IOptions<HttpApiOptions> http, TimeProvider time)
         : this(PathIn(agentOs.Value.DataDirectoryFullPath), http.Value, time)
@@ -74,6 +74,7 @@ internal sealed class ApiKeyStore
     {
         lock (_lock)
         {
+            _checkedAt = _time.GetTimestamp();
             var file = new FileInfo(_path);
             _fileState = file.Exists ? (file.LastWriteTimeUtc, file.Length) : (DateTime.MinValue, -1);
             var keys = new Dictionary<string, ApiKey>(StringComparer.Ordinal);
