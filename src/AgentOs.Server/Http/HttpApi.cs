@@ -64,6 +64,7 @@ internal static class HttpApi
         options.TypeInfoResolverChain.Insert(0, HttpJsonContext.Default);
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
         options.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
+        options.NumberHandling = JsonNumberHandling.Strict; // numbers are numbers: what the API writes, and what its schema says
     }
 
     /// <summary>Whether every request needs a key: <c>AgentOs:Http:RequireApiKeys</c>, else whether HTTP listens beyond loopback.</summary>
