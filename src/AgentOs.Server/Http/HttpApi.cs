@@ -19,7 +19,6 @@ internal static class HttpApi
     public static IServiceCollection AddAgentOsHttpApi(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<HttpApiOptions>().Bind(configuration.GetSection(HttpApiOptions.SectionName));
-        services.AddOptions<AgentOsOptions>().Bind(configuration.GetSection(AgentOsOptions.SectionName));
         services.TryAddTimeProvider();
         services.ConfigureHttpJsonOptions(o => Configure(o.SerializerOptions));
         // A body the binder cannot read (malformed JSON, wrong types) throws, so it becomes problem details naming the fault.
@@ -69,7 +68,24 @@ internal static class HttpApi
 
     /// <summary>Whether every request needs a key: <c>AgentOs:Http:RequireApiKeys</c>, else whether HTTP listens beyond loopback.</summary>
     public static bool KeysRequired(IConfiguration configuration) =>
-        configuration.GetSection(HttpApiOptions.SectionName).Get<HttpApiOptions>()?.RequireApiKeys ?? HttpExposure.Resolve(configuration).BeyondLoopback.Count > 0;
+        HttpOptions(configuration).RequireApiKeys ?? HttpExposure.Resolve(configuration).BeyondLoopback.Count > 0;
+
+    /// <summary>The data directory, as <see cref="AgentOsOptions.DataDirectoryFullPath"/> will say (read alone: the rest of the options is checked later, with its own messages).</summary>
+    public static string DataDirectory(IConfiguration configuration) =>
+        Path.GetFullPath(configuration[$"{AgentOsOptions.SectionName}:{nameof(AgentOsOptions.DataDirectory)}"] is { Length: > 0 } data ? data : "data");
+
+    /// <summary><c>AgentOs:Http</c>; a value the binder cannot convert is named in the one line the server stops with.</summary>
+    private static HttpApiOptions HttpOptions(IConfiguration configuration)
+    {
+        try
+        {
+            return configuration.GetSection(HttpApiOptions.SectionName).Get<HttpApiOptions>() ?? new HttpApiOptions();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new InvalidOperationException(ex.Message + (ex.InnerException is { } inner ? " " + inner.Message : ""), ex);
+        }
+    }
 
     /// <summary>
     /// Refuses to start a server whose API needs keys and has none: on an address beyond loopback anyone could otherwise
@@ -78,10 +94,8 @@ internal static class HttpApi
     /// <exception cref="InvalidOperationException">The one line that says what to do.</exception>
     public static void CheckKeys(IConfiguration configuration)
     {
-        var agentOs = new AgentOsOptions();
-        configuration.GetSection(AgentOsOptions.SectionName).Bind(agentOs);
-        var http = configuration.GetSection(HttpApiOptions.SectionName).Get<HttpApiOptions>() ?? new HttpApiOptions();
-        var store = new ApiKeyStore(ApiKeyStore.PathIn(agentOs.DataDirectoryFullPath), http, TimeProvider.System);
+        var http = HttpOptions(configuration);
+        var store = new ApiKeyStore(ApiKeyStore.PathIn(DataDirectory(configuration)), http, TimeProvider.System);
         var (_, beyond) = HttpExposure.Resolve(configuration);
         if (KeysRequired(configuration) && !store.Any)
         {

@@ -13,9 +13,7 @@ internal static class KeysCommand
     /// <summary>Runs <c>keys …</c> with the arguments after <c>keys</c>; returns the process exit code.</summary>
     public static int Run(IReadOnlyList<string> args, IConfiguration configuration)
     {
-        var options = new AgentOsOptions();
-        configuration.GetSection(AgentOsOptions.SectionName).Bind(options);
-        var path = ApiKeyStore.PathIn(options.DataDirectoryFullPath);
+        var path = ApiKeyStore.PathIn(HttpApi.DataDirectory(configuration));
         try
         {
             return args switch
