@@ -53,6 +53,20 @@ internal sealed partial class BenchRun
         foreach (var n in plan.StreamSizes)
         {
             Progress($"HTTP chunks {n}");
+            // A fresh server runs this path's code for the first time: warm it as the SDK's path is warmed before its streaming (chunks 1 turns).
+            var warm = await PersistedMaxSeqAsync(vm, sessionId);
+            await using (var warming = await SseSink.OpenAsync(http, $"/v1/vms/http-bench/sessions/{sessionId}/events/stream?since={warm}"))
+            {
+                for (var i = 0; i < 3; i++)
+                {
+                    using var warmTurn = await http.PostAsync(promptPath, new StringContent("{\"text\":\"chunks 2000\"}", Encoding.UTF8, "application/json"));
+                    if (!await warming.WaitForSeqAsync(LastSeqOf(await warmTurn.Content.ReadAsStringAsync()), EventTimeout))
+                    {
+                        throw new TimeoutException("A warm-up turn's events never reached the SSE reader.");
+                    }
+                }
+            }
+
             var before = await PersistedMaxSeqAsync(vm, sessionId);
             await using var stream = await SseSink.OpenAsync(http, $"/v1/vms/http-bench/sessions/{sessionId}/events/stream?since={before}");
             var (serverCpu, clientCpu) = (MachineInfo.CpuMs(_server.Pid), MachineInfo.OwnCpuMs());

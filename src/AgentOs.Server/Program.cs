@@ -47,7 +47,7 @@ try
 {
     network = SiloNetwork.Resolve(orleans);
     PortGuard.EnsureFree(("Silo", orleans.SiloPort), ("Gateway", orleans.GatewayPort));
-    HttpApi.CheckKeys(builder.Configuration); // beyond loopback, no key: no start
+    HttpApi.CheckAtStart(builder.Configuration); // bad settings, or beyond loopback with no key: no start
 }
 catch (InvalidOperationException ex)
 {

@@ -88,13 +88,23 @@ internal static class HttpApi
     }
 
     /// <summary>
-    /// Refuses to start a server whose API needs keys and has none: on an address beyond loopback anyone could otherwise
+    /// Checks the HTTP settings, and refuses to start a server whose API needs keys and has none: on an address beyond loopback anyone could otherwise
     /// drive every VM. Also reads the keys (a broken keys file or key setting stops the start, with its one line).
     /// </summary>
     /// <exception cref="InvalidOperationException">The one line that says what to do.</exception>
-    public static void CheckKeys(IConfiguration configuration)
+    public static void CheckAtStart(IConfiguration configuration)
     {
         var http = HttpOptions(configuration);
+        if (http.SseHeartbeat <= TimeSpan.Zero || http.SseHeartbeat > TimeSpan.FromHours(1))
+        {
+            throw new InvalidOperationException($"AgentOs:Http:SseHeartbeat is '{http.SseHeartbeat}'; it must be more than zero and at most 01:00:00 (e.g. 00:00:15).");
+        }
+
+        if (http.SseBufferBytes < 4096)
+        {
+            throw new InvalidOperationException($"AgentOs:Http:SseBufferBytes is {http.SseBufferBytes}; it must be at least 4096 (bytes; default 8388608).");
+        }
+
         var store = new ApiKeyStore(ApiKeyStore.PathIn(DataDirectory(configuration)), http, TimeProvider.System);
         var (_, beyond) = HttpExposure.Resolve(configuration);
         if (KeysRequired(configuration) && !store.Any)
