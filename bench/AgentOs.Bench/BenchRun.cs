@@ -23,7 +23,7 @@ internal sealed record RunPlan(
 /// <see cref="Recorder"/>. A failed phase is recorded as a failed check and the run goes on when
 /// the server is still alive.
 /// </summary>
-internal sealed class BenchRun(AgentCommand agent, IReadOnlyDictionary<string, string> serverEnvironment, bool defaultAgent, RunPlan plan, Recorder recorder, string label, string logDirectory)
+internal sealed partial class BenchRun(AgentCommand agent, IReadOnlyDictionary<string, string> serverEnvironment, bool defaultAgent, RunPlan plan, Recorder recorder, string label, string logDirectory)
 {
     private const int ReplayCount = 11_000;
     private static readonly TimeSpan EventTimeout = TimeSpan.FromSeconds(60);
@@ -53,6 +53,7 @@ internal sealed class BenchRun(AgentCommand agent, IReadOnlyDictionary<string, s
                 await Phase("prompt round trip and cancel", PromptAndCancelAsync, "prompt1", "cancel");
                 await Phase("streaming", StreamingAsync, plan.StreamSizes.Select(n => $"stream.chunks{n}").ToArray());
                 await Phase("replay", ReplayAsync, "replay11000");
+                await Phase("HTTP path", HttpAsync, ["http.prompt1", .. plan.StreamSizes.Select(n => $"http.stream.chunks{n}")]);
                 if (plan.Concurrent)
                 {
                     await Phase("50 concurrent sessions", ConcurrentAsync, "concurrent");

@@ -43,6 +43,9 @@ public enum AgentOsErrorCode
 
     /// <summary>No such elicitation is waiting: it was answered already, timed out, was cancelled, or never existed.</summary>
     ElicitationNotPending = 25,
+
+    /// <summary>A request carries more than a limit allows (a prompt over <c>AgentOs:MaxPromptLength</c>, an HTTP body too large); the message names the limit.</summary>
+    PayloadTooLarge = 26,
 }
 
 /// <summary>An error from AgentOs with a code clients can switch on and a message that says what to do.</summary>

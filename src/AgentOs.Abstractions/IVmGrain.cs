@@ -24,7 +24,8 @@ public interface IVmGrain : IGrainWithStringKey
     /// <summary>
     /// <see cref="SendPrompt"/> with content blocks: text, images, audio, embedded resources and resource links. Each kind
     /// the agent does not advertise in <c>promptCapabilities</c> is refused with <see cref="AgentOsErrorCode.InvalidArgument"/>
-    /// naming the capability, before anything is sent; every block's characters count toward <c>AgentOs:MaxPromptLength</c>.
+    /// naming the capability, before anything is sent; every block's characters count toward <c>AgentOs:MaxPromptLength</c>
+    /// (past it: <see cref="AgentOsErrorCode.PayloadTooLarge"/>).
     /// </summary>
     [Alias("SendPromptContent"), ResponseTimeout("02:00:00")]
     Task<PromptResult> SendPromptContent(string sessionId, IReadOnlyList<PromptContent> prompt);

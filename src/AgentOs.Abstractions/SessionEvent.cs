@@ -70,6 +70,20 @@ public sealed class SessionEventBatch : IReadOnlyList<SessionEvent>
         return ReferenceEquals(slice, _chunks) ? this : new SessionEventBatch(slice);
     }
 
+    /// <summary>The encoded events, for readers that write them on without decoding (<see cref="SessionEventCodec.RawReader"/>).</summary>
+    internal byte[][] Chunks => _chunks;
+
+    /// <summary>This batch's events with seq &gt; <paramref name="afterSeq"/> (the batch itself when all are); for one session's batch.</summary>
+    internal SessionEventBatch After(long afterSeq)
+    {
+        var slice = SessionEventCodec.SliceAfter(_chunks, afterSeq);
+        return ReferenceEquals(slice, _chunks) ? this : new SessionEventBatch(slice);
+    }
+
+    /// <summary>Several batches of one session as one, in order; no event is copied.</summary>
+    internal static SessionEventBatch Concat(IReadOnlyList<SessionEventBatch> batches) =>
+        batches.Count == 1 ? batches[0] : new SessionEventBatch(batches.SelectMany(b => b._chunks).ToArray());
+
     /// <summary>
     /// A history page (<see cref="IVmGrain.GetSequencedEvents"/>) stops taking events once their params reach this many
     /// bytes (with one event at least): with <c>AgentOs:MaxEventBytes</c> bounding each event, a page stays far below

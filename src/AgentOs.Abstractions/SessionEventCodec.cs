@@ -276,6 +276,105 @@ internal static class SessionEventCodec
         return [.. parts];
     }
 
+    /// <summary>
+    /// The first and last seq of one session's <paramref name="chunks"/>, read without decoding; checks that they run
+    /// gapless from <paramref name="expectedFirst"/> when it is given (throws <see cref="InvalidOperationException"/>
+    /// naming the seq found otherwise). (0, 0) when there is no event.
+    /// </summary>
+    public static (long First, long Last) SeqRange(byte[][] chunks, long? expectedFirst = null)
+    {
+        long first = 0, last = 0;
+        var next = expectedFirst;
+        foreach (var chunk in chunks)
+        {
+            var events = new EventWalker(chunk);
+            while (events.Next(out var e))
+            {
+                if (next is { } expected && e.Seq != expected)
+                {
+                    throw new InvalidOperationException($"expected seq {expected}, got {e.Seq}: the session's seq is not gapless");
+                }
+
+                first = first == 0 ? e.Seq : first;
+                last = e.Seq;
+                next = expectedFirst is null ? null : e.Seq + 1;
+            }
+        }
+
+        return (first, last);
+    }
+
+    /// <summary>
+    /// The events of <paramref name="chunks"/> with seq &gt; <paramref name="afterSeq"/>. The same array when every event
+    /// is after it (the common case); otherwise the kept events are copied into chunks of their own, the first event of
+    /// each spelling out its session id and method.
+    /// </summary>
+    public static byte[][] SliceAfter(byte[][] chunks, long afterSeq)
+    {
+        var all = true;
+        foreach (var chunk in chunks)
+        {
+            var events = new EventWalker(chunk);
+            while (all && events.Next(out var e))
+            {
+                all = e.Seq > afterSeq;
+            }
+        }
+
+        if (all)
+        {
+            return chunks;
+        }
+
+        // Rare: where history and live overlap, once per (re)connect. Decoding the batch is simpler than re-spelling bytes.
+        var kept = Decode(chunks, chunks.Sum(c => Count(c))).Where(e => e.Seq > afterSeq).ToArray();
+        return kept.Length == 0 ? [] : EncodeChunks(kept);
+    }
+
+    /// <summary>One event as it lies encoded: UTF-8 spans into its chunk, nothing decoded.</summary>
+    public readonly ref struct RawEvent(ReadOnlySpan<byte> sessionId, long seq, long createdAtUnixMs, ReadOnlySpan<byte> method, ReadOnlySpan<byte> parameters)
+    {
+        public ReadOnlySpan<byte> SessionIdUtf8 { get; } = sessionId;
+
+        public long Seq { get; } = seq;
+
+        public long CreatedAtUnixMs { get; } = createdAtUnixMs;
+
+        public ReadOnlySpan<byte> MethodUtf8 { get; } = method;
+
+        /// <summary>The params JSON as stored.</summary>
+        public ReadOnlySpan<byte> ParamsUtf8 { get; } = parameters;
+    }
+
+    /// <summary>Reads one chunk's events as <see cref="RawEvent"/>s, validating as <see cref="Decode(ReadOnlySpan{byte})"/> does.</summary>
+    public ref struct RawReader(ReadOnlySpan<byte> chunk)
+    {
+        private readonly ReadOnlySpan<byte> _chunk = chunk;
+        private EventWalker _events = new(chunk);
+        private int _sessionAt = -1;
+        private int _sessionLength;
+
+        public bool Next(out RawEvent e)
+        {
+            if (!_events.Next(out var span))
+            {
+                e = default;
+                return false;
+            }
+
+            if (span.SessionLength >= 0)
+            {
+                _sessionAt = span.SessionAt;
+                _sessionLength = span.SessionLength;
+            }
+
+            var created = BinaryPrimitives.ReadInt64LittleEndian(_chunk[(span.MethodFieldAt - 8)..]);
+            e = new RawEvent(_chunk.Slice(_sessionAt, _sessionLength), span.Seq, created,
+                _chunk.Slice(span.MethodAt, span.MethodLength), _chunk.Slice(span.End - span.ParamsLength, span.ParamsLength));
+            return true;
+        }
+    }
+
     /// <summary>True when every event of <paramref name="chunks"/> belongs to the session (none at all counts).</summary>
     private static bool OnlySession(byte[][] chunks, ReadOnlySpan<byte> sessionIdUtf8)
     {
@@ -295,7 +394,7 @@ internal static class SessionEventCodec
     }
 
     /// <summary>Where one encoded event's parts are in its chunk.</summary>
-    private readonly record struct EventSpan(int Start, int End, byte Flags, int SessionAt, int SessionLength, int MethodFieldAt, int MethodAt, int MethodLength);
+    private readonly record struct EventSpan(int Start, int End, byte Flags, int SessionAt, int SessionLength, int MethodFieldAt, int MethodAt, int MethodLength, long Seq, int ParamsLength);
 
     /// <summary>Walks a chunk's events by their lengths without decoding them; validates as <see cref="Decode(ReadOnlySpan{byte})"/> does.</summary>
     private ref struct EventWalker
@@ -347,6 +446,7 @@ internal static class SessionEventCodec
                 throw Malformed("truncated");
             }
 
+            var seq = BinaryPrimitives.ReadInt64LittleEndian(_chunk[_position..]);
             _position += 16;
             var methodFieldAt = _position;
             if ((flags & SameMethod) == 0)
@@ -359,8 +459,8 @@ internal static class SessionEventCodec
                 throw Malformed("first event refers to a previous method");
             }
 
-            _ = ReadBlock(_chunk, ref _position);
-            e = new EventSpan(start, _position, flags, sessionAt, sessionLength, methodFieldAt, _methodAt, _methodLength);
+            var paramsLength = ReadBlock(_chunk, ref _position).Length;
+            e = new EventSpan(start, _position, flags, sessionAt, sessionLength, methodFieldAt, _methodAt, _methodLength, seq, paramsLength);
             return true;
         }
     }

@@ -18,6 +18,39 @@ internal static class LiveSubscription
         return new Unsubscriber(handle);
     }
 
+    /// <summary>
+    /// Subscribes <paramref name="live"/> to one session's batches, sliced to that session by bytes and buffered
+    /// undecoded (for <see cref="SessionEventFeed"/>). Returns once the subscription is in place.
+    /// </summary>
+    public static async Task<IAsyncDisposable> SubscribeBatchesAsync(IClusterClient client, string vmId, string sessionId, SessionEventFeed.LiveBuffer live, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var stream = client.GetStreamProvider(AgentOsNames.StreamProvider).GetStream<SessionEventBatch>(StreamId.Create(AgentOsNames.SessionEventStream, vmId));
+        var handle = await stream.SubscribeAsync(new BufferObserver(sessionId, live), token: null, filterData: sessionId).ConfigureAwait(false);
+        return new Unsubscriber(handle);
+    }
+
+    private sealed class BufferObserver(string sessionId, SessionEventFeed.LiveBuffer live) : IAsyncObserver<SessionEventBatch>
+    {
+        public Task OnNextAsync(SessionEventBatch item, StreamSequenceToken? token = null)
+        {
+            live.Add(item.Of(sessionId));
+            return Task.CompletedTask;
+        }
+
+        public Task OnCompletedAsync()
+        {
+            live.Complete(null);
+            return Task.CompletedTask;
+        }
+
+        public Task OnErrorAsync(Exception ex)
+        {
+            live.Complete(ex);
+            return Task.CompletedTask;
+        }
+    }
+
     private sealed class BatchObserver(string? sessionId, IObserver<SessionEvent> observer) : IAsyncObserver<SessionEventBatch>
     {
         public Task OnNextAsync(SessionEventBatch item, StreamSequenceToken? token = null)

@@ -241,10 +241,6 @@ public sealed class SessionHandle
         });
     }
 
-    /// <summary>Subscribes to the session's live events (only its events, filtered on the silo; only those committed from now on).</summary>
-    internal Task<IAsyncDisposable> SubscribeLiveAsync(IObserver<SessionEvent> observer, CancellationToken cancellationToken) =>
-        LiveSubscription.SubscribeAsync(Vm.Client, Vm.Id, Id, observer, cancellationToken);
-
     private Task<T> Call<T>(Func<Task<T>> call, string what, CancellationToken cancellationToken) =>
         Vm.Connection.CallAsync(call, what, cancellationToken);
 

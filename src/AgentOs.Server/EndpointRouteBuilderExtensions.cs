@@ -1,20 +1,22 @@
 using System.Reflection;
+using AgentOs.Server.Http;
 
 namespace AgentOs.Server;
 
 /// <summary>The server's HTTP endpoints.</summary>
 public static class EndpointRouteBuilderExtensions
 {
-    /// <summary>Maps <c>GET /healthz</c> and <c>GET /version</c>.</summary>
+    /// <summary>Maps <c>GET /healthz</c>, <c>GET /version</c>, the HTTP API under <c>/v1</c>, <c>/openapi/v1.json</c> and <c>/docs</c>.</summary>
     public static IEndpointRouteBuilder MapAgentOs(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/healthz", (ServerReadiness readiness) => readiness.IsReady
             ? Results.Text("ok")
-            : Results.Text("starting", statusCode: StatusCodes.Status503ServiceUnavailable));
+            : Results.Text("starting", statusCode: StatusCodes.Status503ServiceUnavailable)).ExcludeFromDescription();
         endpoints.MapGet("/version", () => Results.Json(new VersionInfo(
             ReleaseOf(typeof(EndpointRouteBuilderExtensions).Assembly) ?? "0.0.0",
             ReleaseOf(typeof(IGrainFactory).Assembly) ?? "?",
-            Environment.Version.ToString()), ServerJsonContext.Default.VersionInfo));
+            Environment.Version.ToString()), HttpJsonContext.Default.VersionInfo)).ExcludeFromDescription();
+        endpoints.MapAgentOsHttpApi();
         return endpoints;
     }
 
@@ -22,10 +24,3 @@ public static class EndpointRouteBuilderExtensions
     private static string? ReleaseOf(Assembly assembly) =>
         assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0];
 }
-
-/// <summary>The answer of <c>GET /version</c>.</summary>
-public sealed record VersionInfo(string AgentOs, string Orleans, string Dotnet);
-
-[System.Text.Json.Serialization.JsonSerializable(typeof(VersionInfo))]
-[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
-internal sealed partial class ServerJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

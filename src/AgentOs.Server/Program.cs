@@ -1,6 +1,8 @@
 using AgentOs;
 using AgentOs.Hosting;
 using AgentOs.Server;
+using AgentOs.Server.Http;
+using AgentOs.Server.Http.Auth;
 using Orleans.Configuration;
 
 // `certs create …`: the CA and certificates for mutual TLS on the Orleans ports, then exit.
@@ -21,11 +23,15 @@ var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
 
 // http://localhost:6420 unless the standard ASP.NET Core settings (--urls, ASPNETCORE_URLS,
 // ASPNETCORE_HTTP_PORTS, Kestrel:Endpoints) say otherwise.
-if (string.IsNullOrEmpty(builder.Configuration["urls"])
-    && string.IsNullOrEmpty(builder.Configuration["http_ports"])
-    && !builder.Configuration.GetSection("Kestrel:Endpoints").Exists())
+if (!HttpExposure.IsConfigured(builder.Configuration))
 {
-    builder.WebHost.UseUrls("http://localhost:6420");
+    builder.WebHost.UseUrls(HttpExposure.DefaultUrl);
+}
+
+// `keys create|list|revoke …`: the HTTP API's keys in <data>/api-keys.json, then exit.
+if (args is ["keys", .. var keysArgs])
+{
+    return KeysCommand.Run(keysArgs, builder.Configuration);
 }
 
 // `install <package>…`: install software packages ahead of time, then exit.
@@ -41,6 +47,7 @@ try
 {
     network = SiloNetwork.Resolve(orleans);
     PortGuard.EnsureFree(("Silo", orleans.SiloPort), ("Gateway", orleans.GatewayPort));
+    HttpApi.CheckAtStart(builder.Configuration); // bad settings, or beyond loopback with no key: no start
 }
 catch (InvalidOperationException ex)
 {
@@ -52,6 +59,7 @@ catch (InvalidOperationException ex)
 // the second core was idle). /healthz says 503 until the silo is active.
 builder.Services.Configure<HostOptions>(o => o.ServicesStartConcurrently = true);
 builder.Services.AddSingleton<ServerReadiness>();
+builder.Services.AddAgentOsHttpApi(builder.Configuration);
 builder.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ServerReadiness>());
 builder.UseOrleans(silo =>
 {
@@ -63,6 +71,10 @@ builder.UseOrleans(silo =>
 });
 
 var app = builder.Build();
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.UseAuthentication();
+app.UseAuthorization();
 app.MapAgentOs();
 
 app.Lifetime.ApplicationStarted.Register(() =>

@@ -333,7 +333,12 @@ public sealed class VmGrainTests(ClusterFixture fixture)
 
     [Theory]
     [InlineData("../escape")]
-    [InlineData("a/b")]
+    [InlineData("a//b")]
+    [InlineData("a/")]
+    [InlineData("/a")]
+    [InlineData("a/../b")]
+    [InlineData("a+b")]
+    [InlineData("a/b/c/d/e")]
     [InlineData("")]
     [InlineData(".hidden")]
     public void Vm_WithInvalidId_IsRejectedBeforeAnyCall(string id)
@@ -352,5 +357,19 @@ public sealed class VmGrainTests(ClusterFixture fixture)
 
         (await act.Should().ThrowAsync<AgentOsException>()).Which.Code.Should().Be(AgentOsErrorCode.InvalidVmId);
         Directory.Exists(Path.Combine(fixture.DataDirectory, "etc")).Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task Vm_WithASegmentedId_LivesInOneFlatFolder_WithSlashWrittenAsPlus()
+    {
+        var vm = fixture.Client.Vm("tenant-" + Guid.NewGuid().ToString("N")[..8] + "/project.1");
+
+        await vm.CreateSessionAsync(TestAgents.Default);
+
+        var folder = Path.Combine(fixture.DataDirectory, "vms", vm.Id.Replace('/', '+'));
+        File.Exists(Path.Combine(folder, "vm.db")).Should().BeTrue();
+        Directory.Exists(Path.Combine(fixture.DataDirectory, "vms", vm.Id.Split('/')[0])).Should().BeFalse("no VM's folder is inside another's");
+        VmId.FromDirectoryName(Path.GetFileName(folder)).Should().Be(vm.Id);
+        await vm.DestroyAsync();
     }
 }

@@ -89,6 +89,7 @@ internal static class Program
                 case "--record" when i + 1 < args.Length: Options.RecordFile = args[++i]; break;
                 case "--term-only": termOnly = true; break; // as Claude Code: stdin's EOF and SIGINT do not stop it, SIGTERM does
                 case "--name" when i + 1 < args.Length: name = args[++i]; break;
+                case "--extra-model" when i + 1 < args.Length: Session.AddModel(args[++i]); break;
                 case "--instructions-file" when i + 1 < args.Length: instructionsFile = args[++i]; break;
                 default: Console.Error.WriteLine($"test agent: ignoring unknown argument '{args[i]}'"); break;
             }

@@ -15,11 +15,15 @@ internal sealed class Session(string id, string? cwd, string? mcpServersJson, st
         ("plan", "Plan", "Plan only"),
     ];
 
-    private static readonly (string Id, string Name, string Default, (string Value, string Name)[] Values)[] Options =
+    private static (string Id, string Name, string Default, (string Value, string Name)[] Values)[] Options =
     [
         ("model", "Model", "fast", [("fast", "Fast"), ("smart", "Smart")]),
         ("thought_level", "Thinking", "low", [("low", "Low"), ("high", "High")]),
     ];
+
+    /// <summary>Offers one more model in every session's model option (<c>--extra-model ID</c>), before any session starts.</summary>
+    public static void AddModel(string id) =>
+        Options = [.. Options.Select(o => o.Id == "model" ? (o.Id, o.Name, o.Default, [.. o.Values, (id, id)]) : o)];
 
     private readonly ConcurrentDictionary<string, string> _values =
         new(Options.Select(o => KeyValuePair.Create(o.Id, o.Default)));

@@ -2,6 +2,7 @@ using AgentOs.Storage;
 using AgentOs.Layout;
 using AgentOs.Sandbox;
 using AgentOs.Software;
+using AgentOs.Vm;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -73,7 +74,11 @@ internal sealed partial class AgentOsStartup(IServiceProvider services, Software
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>
+    /// The orderly stop of every VM begins here, before any hosted service stops: an ASP.NET Core server in the same host
+    /// would otherwise wait for its requests (a prompt turn: minutes) before the silo's own stop ends them.
+    /// </summary>
+    public Task StoppingAsync(CancellationToken cancellationToken) => services.GetRequiredService<ServerShutdown>().StopAsync(cancellationToken);
 
     public Task StoppedAsync(CancellationToken cancellationToken)
     {

@@ -1,7 +1,7 @@
 namespace AgentOs.Layout;
 
 /// <summary>
-/// Where a VM lives on the host (<c>&lt;data&gt;/vms/&lt;vmId&gt;/</c>: <c>vm.db</c>, <c>home/</c> and
+/// Where a VM lives on the host (<c>&lt;data&gt;/vms/&lt;vmId&gt;/</c>, a '/' in the id written '+': <c>vm.db</c>, <c>home/</c> and
 /// <c>run/</c>) and how paths map between three views: the API's VM paths (always under
 /// <see cref="Home"/>), the host, and the agent's own view (<see cref="AgentHome"/>: the same
 /// <c>/home/agentos</c> inside a sandbox, the host folder when agents run as host processes).
@@ -14,9 +14,10 @@ internal sealed class VmPaths
     /// <summary>A VM's paths; its database under <paramref name="databaseDirectory"/> (<see cref="AgentOsOptions.DatabaseDirectory"/>), or next to its home when null.</summary>
     public VmPaths(string dataDirectory, string vmId, bool sandboxed = true, string? databaseDirectory = null)
     {
-        Root = Path.Combine(Path.GetFullPath(dataDirectory), "vms", VmId.Validate(vmId));
+        var folder = VmId.ToDirectoryName(vmId); // validates; a/b is the folder a+b
+        Root = Path.Combine(Path.GetFullPath(dataDirectory), "vms", folder);
         HostHome = Path.Combine(Root, "home");
-        Database = databaseDirectory is null ? Path.Combine(Root, "vm.db") : Path.Combine(Path.GetFullPath(databaseDirectory), vmId, "vm.db");
+        Database = databaseDirectory is null ? Path.Combine(Root, "vm.db") : Path.Combine(Path.GetFullPath(databaseDirectory), folder, "vm.db");
         Run = Path.Combine(Root, "run");
         AgentHome = sandboxed ? Home : HostHome;
     }

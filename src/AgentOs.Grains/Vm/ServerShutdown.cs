@@ -27,12 +27,16 @@ internal sealed partial class ServerShutdown(IGrainFactory grains, IOptions<Agen
 {
     private readonly ConcurrentDictionary<string, byte> _activeVms = new(StringComparer.Ordinal);
     private volatile bool _shuttingDown;
+    private Task? _stopping;
 
     public bool IsShuttingDown => _shuttingDown;
 
     public void Register(string vmId) => _activeVms[vmId] = 0;
 
     public void Unregister(string vmId) => _activeVms.TryRemove(vmId, out _);
+
+    /// <summary>Whether VM <paramref name="vmId"/> is active (its grain activated, not asleep) on this silo now.</summary>
+    public bool IsActive(string vmId) => _activeVms.ContainsKey(vmId);
 
     /// <summary>Refuses new work once the shutdown has begun.</summary>
     public void ThrowIfShuttingDown(string what)
@@ -46,7 +50,22 @@ internal sealed partial class ServerShutdown(IGrainFactory grains, IOptions<Agen
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(ServerShutdown), ServiceLifecycleStage.Active + 1, _ => Task.CompletedTask, StopAsync);
 
-    private async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Begins the orderly stop, once, whoever asks first: the host as it starts stopping (<c>AgentOsStartup.StoppingAsync</c>,
+    /// before a web server in the same host waits for its requests, so a request waiting on a turn gets the turn's end and
+    /// new work a <see cref="AgentOsErrorCode.ServerUnavailable"/>), or the silo's lifecycle when there is no such host.
+    /// </summary>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        lock (_activeVms)
+        {
+            _stopping ??= StopVmsAsync();
+        }
+
+        return _stopping.WaitAsync(cancellationToken);
+    }
+
+    private async Task StopVmsAsync()
     {
         _shuttingDown = true;
         var vms = _activeVms.Keys.ToList();
@@ -65,10 +84,10 @@ internal sealed partial class ServerShutdown(IGrainFactory grains, IOptions<Agen
         }));
         try
         {
-            await all.WaitAsync(options.Value.ShutdownTimeout, cancellationToken).ConfigureAwait(false);
+            await all.WaitAsync(options.Value.ShutdownTimeout).ConfigureAwait(false);
             LogStopped(logger, vms.Count, clock.ElapsedMilliseconds);
         }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        catch (TimeoutException)
         {
             LogTimedOut(logger, options.Value.ShutdownTimeout.TotalSeconds, vms.Count);
         }

@@ -161,7 +161,7 @@ internal sealed class VmGrain(
         var length = PromptContentMapping.Length(prompt ?? []);
         if (length > _options.MaxPromptLength)
         {
-            throw new AgentOsException(AgentOsErrorCode.InvalidArgument,
+            throw new AgentOsException(AgentOsErrorCode.PayloadTooLarge,
                 $"The prompt has {length} characters; the limit is {_options.MaxPromptLength} (AgentOs:MaxPromptLength).") { SessionId = sessionId };
         }
 

@@ -5,7 +5,10 @@ namespace AgentOs.Server.Tests.Infrastructure;
 /// <summary>The server executable run with one of its commands (<c>certs create …</c>), the way a user runs it.</summary>
 internal static class ServerCommand
 {
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args)
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(params string[] args) => RunAsync(null, args);
+
+    /// <summary>The same, with more environment variables (<c>AgentOs__DataDirectory</c>, …).</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         var info = new ProcessStartInfo(TestPaths.Dotnet, [TestPaths.ServerDll, .. args])
         {
@@ -13,6 +16,11 @@ internal static class ServerCommand
             RedirectStandardError = true,
         };
         info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
+
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

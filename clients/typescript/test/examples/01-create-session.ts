@@ -1,0 +1,12 @@
+import { createClient } from "../harness.js";
+import type { registry } from "./server";
+
+const client = createClient<typeof registry>("http://localhost:6420");
+const agent = client.vm.getOrCreate(["my-agent"]);
+
+const session = await agent.createSession("pi", {
+  env: { ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY! },
+});
+console.log(session.sessionId);
+console.log(session.capabilities);
+console.log(session.agentInfo);

@@ -1,0 +1,14 @@
+import { createClient } from "../harness.js";
+import type { registry } from "./server";
+
+const client = createClient<typeof registry>("http://localhost:6420");
+const agent = client.vm.getOrCreate(["my-agent"]);
+
+const session = await agent.createSession("pi", {
+  env: { ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY! },
+});
+const response = await agent.sendPrompt(
+  session.sessionId,
+  "Create a TypeScript function that checks if a number is prime",
+);
+console.log(response);
