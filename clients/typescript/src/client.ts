@@ -1,7 +1,7 @@
 import { AgentOsError } from "./errors.js";
 import { readSse } from "./sse.js";
 import type {
-  ConfigOption, CreateSessionOptions, PendingPermission, PersistedSession, PromptContent, PromptResult,
+  ConfigOption, CreateSessionOptions, ElicitationAction, PendingElicitation, PendingPermission, PersistedSession, PromptContent, PromptResult,
   SessionEvent, SessionInfo, SessionModes, SessionUsage, VmInfo, VmSummary,
 } from "./types.js";
 
@@ -225,6 +225,15 @@ export class VmHandle {
 
   respondPermission(sessionId: string, requestId: number, optionId: string): Promise<void> {
     return this.#http.none("POST", `${this.#session(sessionId)}/permissions/${requestId}`, { optionId });
+  }
+
+  getPendingElicitations(sessionId: string): Promise<PendingElicitation[]> {
+    return this.#http.json<PendingElicitation[]>("GET", `${this.#session(sessionId)}/elicitations`);
+  }
+
+  /** Answers an elicitation: `accept` with a form's fields as `content` (none for a URL), `decline` or `cancel`. */
+  respondElicitation(sessionId: string, requestId: number, action: ElicitationAction, content?: Record<string, unknown>): Promise<void> {
+    return this.#http.none("POST", `${this.#session(sessionId)}/elicitations/${requestId}`, { action, content });
   }
 
   getUsage(sessionId: string): Promise<SessionUsage> {

@@ -125,6 +125,27 @@ export interface PendingPermission {
   expiresAt: string;
 }
 
+/** An elicitation: the agent asking the user for input, through a form or at a URL. */
+export interface PendingElicitation {
+  /** The seq of the request's `elicitation/create` event. */
+  requestId: number;
+  /** `form` or `url`. */
+  mode: string;
+  message: string;
+  /** For `form`: the restricted JSON Schema of the fields. */
+  requestedSchema?: any;
+  /** For `url`: where to send the user (show its host and ask first). */
+  url?: string | null;
+  elicitationId?: string | null;
+  toolCallId?: string | null;
+  params: any;
+  requestedAt: string;
+  expiresAt: string;
+}
+
+/** What the user did with an elicitation. */
+export type ElicitationAction = "accept" | "decline" | "cancel";
+
 export interface SessionUsage {
   tokens: TokenUsage;
   turnsWithUsage: number;

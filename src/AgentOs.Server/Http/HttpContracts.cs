@@ -118,6 +118,41 @@ public sealed record PendingPermissionResponse
 /// <param name="OptionId">One of the request's options' <c>optionId</c>.</param>
 public sealed record PermissionAnswer(string OptionId);
 
+/// <summary>An elicitation of the agent (ACP <c>elicitation/create</c>) waiting for an answer.</summary>
+public sealed record PendingElicitationResponse
+{
+    /// <summary>The seq of its <c>elicitation/create</c> event: the id to answer it with.</summary>
+    public required long RequestId { get; init; }
+
+    /// <summary><c>form</c> or <c>url</c> (or a mode newer than AgentOs: see <see cref="Params"/>).</summary>
+    public required string Mode { get; init; }
+
+    /// <summary>What the agent asks for and why, for the user.</summary>
+    public required string Message { get; init; }
+
+    /// <summary>For <c>form</c>: the restricted JSON Schema of the fields.</summary>
+    public JsonElement? RequestedSchema { get; init; }
+
+    /// <summary>For <c>url</c>: where to send the user (show its host and ask before opening it).</summary>
+    public string? Url { get; init; }
+
+    /// <summary>For <c>url</c>: the agent's id of the elicitation.</summary>
+    public string? ElicitationId { get; init; }
+
+    /// <summary>The tool call it belongs to, when the agent says.</summary>
+    public string? ToolCallId { get; init; }
+
+    /// <summary>The request's ACP params.</summary>
+    public required JsonElement Params { get; init; }
+
+    public DateTimeOffset RequestedAt { get; init; }
+
+    public DateTimeOffset ExpiresAt { get; init; }
+}
+
+/// <summary>The body of <c>POST …/elicitations/{requestId}</c>: <c>accept</c> (with a form's fields as <see cref="Content"/>), <c>decline</c> or <c>cancel</c>.</summary>
+public sealed record ElicitationAnswerRequest(ElicitationAction Action, JsonElement? Content = null);
+
 /// <summary>The body of <c>PUT …/mode</c>.</summary>
 public sealed record SetModeRequest(string ModeId);
 
@@ -159,6 +194,9 @@ public sealed record VersionInfo(string AgentOs, string Orleans, string Dotnet);
 [JsonSerializable(typeof(PendingPermissionResponse))]
 [JsonSerializable(typeof(IReadOnlyList<PendingPermissionResponse>))]
 [JsonSerializable(typeof(PermissionAnswer))]
+[JsonSerializable(typeof(PendingElicitationResponse))]
+[JsonSerializable(typeof(IReadOnlyList<PendingElicitationResponse>))]
+[JsonSerializable(typeof(ElicitationAnswerRequest))]
 [JsonSerializable(typeof(SessionModes))]
 [JsonSerializable(typeof(IReadOnlyList<ConfigOption>))]
 [JsonSerializable(typeof(SetModeRequest))]

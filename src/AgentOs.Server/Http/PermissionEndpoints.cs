@@ -2,7 +2,7 @@ using AgentOs.Server.Http.Auth;
 
 namespace AgentOs.Server.Http;
 
-/// <summary><c>…/sessions/{sessionId}/permissions</c>: the agent's requests waiting for the client, and the answers.</summary>
+/// <summary><c>…/sessions/{sessionId}/permissions</c> and <c>…/elicitations</c>: the agent's questions waiting for the client, and the answers.</summary>
 internal static class PermissionEndpoints
 {
     public static void Map(RouteGroupBuilder session)
@@ -31,9 +31,37 @@ internal static class PermissionEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
             .RequireAuthorization(ApiPolicies.Write);
 
-        // ELICITATIONS: the grain's GetPendingElicitations / RespondElicitation (another branch) map here, as the two above:
-        //   session.MapGet("/elicitations", …GetPendingElicitations(sessionId)…).RequireAuthorization(ApiPolicies.Read);
-        //   session.MapPost("/elicitations/{requestId:long}", …RespondElicitation(sessionId, requestId, answer)…).RequireAuthorization(ApiPolicies.Write);
-        // plus their request/response types in HttpContracts.cs (and HttpJsonContext) and OpenApiContractTests' expected operations.
+        session.MapGet("/elicitations", async (string vm, string sessionId, IGrainFactory grains) =>
+                TypedResults.Ok<IReadOnlyList<PendingElicitationResponse>>((await grains.Grain(vm).GetPendingElicitations(sessionId)).Select(e => new PendingElicitationResponse
+                {
+                    RequestId = e.RequestId,
+                    Mode = e.Mode,
+                    Message = e.Message,
+                    RequestedSchema = e.RequestedSchema is null ? null : SessionEndpoints.Json(e.RequestedSchema),
+                    Url = e.Url,
+                    ElicitationId = e.ElicitationId,
+                    ToolCallId = e.ToolCallId,
+                    Params = SessionEndpoints.Json(e.Params),
+                    RequestedAt = e.RequestedAt,
+                    ExpiresAt = e.ExpiresAt,
+                }).ToList()))
+            .WithName("GetPendingElicitations").WithSummary("The session's elicitations (the agent asking the user for input) waiting for an answer, oldest first")
+            .WithDescription("For sessions created with permissionPolicy ask, the only policy that advertises elicitation to the agent. Empty when the agent is not running.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .RequireAuthorization(ApiPolicies.Read);
+
+        session.MapPost("/elicitations/{requestId:long}", async (string vm, string sessionId, long requestId, ElicitationAnswerRequest answer, IGrainFactory grains) =>
+            {
+                await grains.Grain(vm).RespondElicitation(sessionId, requestId, new ElicitationAnswer
+                {
+                    Action = answer.Action,
+                    ContentJson = answer.Content is { ValueKind: not System.Text.Json.JsonValueKind.Null and not System.Text.Json.JsonValueKind.Undefined } content ? content.GetRawText() : null,
+                });
+                return TypedResults.NoContent();
+            })
+            .WithName("RespondElicitation").WithSummary("Answers a waiting elicitation: accept (with the form's fields as content), decline or cancel")
+            .WithDescription("requestId is the seq of the request's elicitation/create event. 409 ElicitationNotPending when no such elicitation waits; 400 for content that does not fit the form (the elicitation keeps waiting).")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound).ProducesProblem(StatusCodes.Status409Conflict)
+            .RequireAuthorization(ApiPolicies.Write);
     }
 }

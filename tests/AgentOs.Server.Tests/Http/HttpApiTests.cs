@@ -126,6 +126,37 @@ public sealed class HttpApiTests(HttpServerFixture fixture)
     }
 
     [Fact]
+    public async Task Elicitations_OverHttp_AreListedAndAnswered_AndAFormThatDoesNotFitIsRefused()
+    {
+        var vm = NewVm();
+        var id = await _http.CreateSessionAsync(vm, new { agentType = "test", permissionPolicy = "ask", permissionTimeoutSeconds = 60 });
+        var session = HttpApi.Session(vm, id);
+        var turn = _http.PromptAsync(vm, id, "elicit form");
+
+        JsonArray pending = [];
+        await Poll.UntilAsync(async () => (pending = (await _http.GetFromJsonAsync<JsonArray>(session + "/elicitations"))!).Count == 1, "the elicitation waits");
+        var request = pending[0]!.AsObject();
+        request["mode"]!.GetValue<string>().Should().Be("form");
+        request["requestedSchema"]!["properties"]!["name"].Should().NotBeNull("the form's schema is JSON, not a string");
+        var requestId = request["requestId"]!.GetValue<long>();
+
+        using (var misfit = await _http.PostAsJsonAsync(session + $"/elicitations/{requestId}", new { action = "accept", content = new { age = "not a number" } }))
+        {
+            await HttpApi.ExpectProblemAsync(misfit, HttpStatusCode.BadRequest, "InvalidArgument");
+        }
+
+        using (var answered = await _http.PostAsJsonAsync(session + $"/elicitations/{requestId}", new { action = "accept", content = new { name = "Ada", age = 36 } }))
+        {
+            await HttpApi.ExpectAsync(answered, HttpStatusCode.NoContent);
+        }
+
+        var text = (await turn)["text"]!.GetValue<string>();
+        text.Should().StartWith("elicit: accept").And.Contain("\"name\":\"Ada\"").And.Contain("\"age\":36");
+        using var again = await _http.PostAsJsonAsync(session + $"/elicitations/{requestId}", new { action = "decline" });
+        await HttpApi.ExpectProblemAsync(again, HttpStatusCode.Conflict, "ElicitationNotPending");
+    }
+
+    [Fact]
     public async Task Cancel_OverHttp_EndsTheRunningTurnAsCancelled()
     {
         var vm = NewVm();
