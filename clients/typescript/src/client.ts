@@ -1,7 +1,7 @@
 import { AgentOsError } from "./errors.js";
 import { readSse } from "./sse.js";
 import type {
-  ConfigOption, CreateSessionOptions, PendingPermission, PersistedSession, PromptContent, PromptResult,
+  AgentTypeSummary, ConfigOption, CreateSessionOptions, PendingPermission, PersistedSession, PromptContent, PromptResult,
   SessionEvent, SessionInfo, SessionModes, SessionUsage, VmInfo, VmSummary,
 } from "./types.js";
 
@@ -51,6 +51,11 @@ export class AgentOsClient<TRegistry = unknown> {
   /** The VMs the API key may reach (`GET /v1/vms`). */
   listVms(): Promise<VmSummary[]> {
     return this.#transport().json<VmSummary[]>("GET", "/v1/vms");
+  }
+
+  /** The agent types sessions may be created with, built-in and declared (`GET /v1/agent-types`). */
+  listAgentTypes(): Promise<AgentTypeSummary[]> {
+    return this.#transport().json<AgentTypeSummary[]>("GET", "/v1/agent-types");
   }
 
   /** Closes every event subscription of this client's VM handles (`on(…)`); a Node process can then exit. */
