@@ -2,7 +2,7 @@ import { AgentOsError } from "./errors.js";
 import { readSse } from "./sse.js";
 import type {
   AgentTypeSummary, ConfigOption, CreateSessionOptions, PendingPermission, PersistedSession, PromptContent, PromptResult,
-  SessionEvent, SessionInfo, SessionModes, SessionUsage, VmInfo, VmSummary,
+  SessionEvent, SessionInfo, SessionModels, SessionModes, SessionUsage, VmInfo, VmSummary,
 } from "./types.js";
 
 /** Options of {@link createClient}. */
@@ -182,6 +182,11 @@ export class VmHandle {
   /** The session's modes (null when the agent offers none). */
   getModes(sessionId: string): Promise<SessionModes | null> {
     return this.#http.json<SessionModes | null>("GET", `${this.#session(sessionId)}/modes`);
+  }
+
+  /** The session's models as the agent offered them (null when it offers none): pi's and Claude Code's, which have no model config option. */
+  getModels(sessionId: string): Promise<SessionModels | null> {
+    return this.#http.json<SessionModels | null>("GET", `${this.#session(sessionId)}/models`);
   }
 
   getConfigOptions(sessionId: string): Promise<ConfigOption[]> {

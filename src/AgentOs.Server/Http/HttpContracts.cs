@@ -172,6 +172,7 @@ public sealed record VersionInfo(string AgentOs, string Orleans, string Dotnet);
 [JsonSerializable(typeof(IReadOnlyList<PendingPermissionResponse>))]
 [JsonSerializable(typeof(PermissionAnswer))]
 [JsonSerializable(typeof(SessionModes))]
+[JsonSerializable(typeof(SessionModels))]
 [JsonSerializable(typeof(IReadOnlyList<ConfigOption>))]
 [JsonSerializable(typeof(SetModeRequest))]
 [JsonSerializable(typeof(SetModelRequest))]
