@@ -99,6 +99,14 @@ public interface IVmGrain : IGrainWithStringKey
     Task<SessionModes?> GetModes(string sessionId);
 
     /// <summary>
+    /// The session's models as the agent offered them in ACP <c>models</c> (the current one and the list; null when it
+    /// offers none): what agents without a config option of category <c>model</c> have, as pi and Claude Code do today.
+    /// Current as of <see cref="SetModel"/>. Live sessions only, like <see cref="GetModes"/>.
+    /// </summary>
+    [Alias("GetModels")]
+    Task<SessionModels?> GetModels(string sessionId);
+
+    /// <summary>
     /// The session's config options (category mode, model, thought_level, …) with their current values,
     /// as the agent last reported them (<c>config_option_update</c>, <c>session/set_config_option</c>). Live sessions only.
     /// </summary>

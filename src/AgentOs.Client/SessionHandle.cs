@@ -113,6 +113,11 @@ public sealed class SessionHandle
     public Task<SessionModes?> GetModesAsync(CancellationToken cancellationToken = default) =>
         Call(() => Grain.GetModes(Id), "GetModes", cancellationToken);
 
+    /// <inheritdoc cref="IVmGrain.GetModels"/>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public Task<SessionModels?> GetModelsAsync(CancellationToken cancellationToken = default) =>
+        Call(() => Grain.GetModels(Id), "GetModels", cancellationToken);
+
     /// <inheritdoc cref="IVmGrain.GetConfigOptions"/>
     /// <param name="cancellationToken">Stops waiting.</param>
     public Task<IReadOnlyList<ConfigOption>> GetConfigOptionsAsync(CancellationToken cancellationToken = default) =>

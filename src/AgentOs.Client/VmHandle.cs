@@ -102,6 +102,10 @@ public sealed class VmHandle
     public Task<SessionModes?> GetModesAsync(string sessionId, CancellationToken cancellationToken = default) =>
         Session(sessionId).GetModesAsync(cancellationToken);
 
+    /// <inheritdoc cref="SessionHandle.GetModelsAsync"/>
+    public Task<SessionModels?> GetModelsAsync(string sessionId, CancellationToken cancellationToken = default) =>
+        Session(sessionId).GetModelsAsync(cancellationToken);
+
     /// <inheritdoc cref="SessionHandle.GetConfigOptionsAsync"/>
     public Task<IReadOnlyList<ConfigOption>> GetConfigOptionsAsync(string sessionId, CancellationToken cancellationToken = default) =>
         Session(sessionId).GetConfigOptionsAsync(cancellationToken);

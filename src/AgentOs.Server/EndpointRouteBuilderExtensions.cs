@@ -1,12 +1,13 @@
 using System.Reflection;
 using AgentOs.Server.Http;
+using AgentOs.Server.WebConsole;
 
 namespace AgentOs.Server;
 
 /// <summary>The server's HTTP endpoints.</summary>
 public static class EndpointRouteBuilderExtensions
 {
-    /// <summary>Maps <c>GET /healthz</c>, <c>GET /version</c>, the HTTP API under <c>/v1</c>, <c>/openapi/v1.json</c> and <c>/docs</c>.</summary>
+    /// <summary>Maps <c>GET /healthz</c>, <c>GET /version</c>, the HTTP API under <c>/v1</c>, <c>/openapi/v1.json</c>, <c>/docs</c> and the web console at <c>/</c>.</summary>
     public static IEndpointRouteBuilder MapAgentOs(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/healthz", (ServerReadiness readiness) => readiness.IsReady
@@ -17,6 +18,7 @@ public static class EndpointRouteBuilderExtensions
             ReleaseOf(typeof(IGrainFactory).Assembly) ?? "?",
             Environment.Version.ToString()), HttpJsonContext.Default.VersionInfo)).ExcludeFromDescription();
         endpoints.MapAgentOsHttpApi();
+        endpoints.MapAgentOsConsole();
         return endpoints;
     }
 

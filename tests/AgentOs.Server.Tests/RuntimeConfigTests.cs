@@ -94,7 +94,11 @@ public sealed class RuntimeConfigTests(ClusterFixture fixture)
         session.Info!.ConfigOptions.Should().BeEmpty();
         session.Info!.Models!.AvailableModels.Select(m => m.ModelId).Should().Equal("fast", "smart");
 
+        (await vm.GetModelsAsync(session.SessionId))!.CurrentModelId.Should().Be("fast");
         await vm.SetModelAsync(session.SessionId, "smart");
+        var models = await vm.GetModelsAsync(session.SessionId);
+        models!.CurrentModelId.Should().Be("smart", "GetModels follows SetModel");
+        models.AvailableModels.Select(m => m.ModelId).Should().Equal("fast", "smart");
         var unknownModel = () => vm.SetModelAsync(session.SessionId, "huge");
         var level = () => vm.SetThoughtLevelAsync(session.SessionId, "high");
 

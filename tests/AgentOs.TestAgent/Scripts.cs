@@ -296,6 +296,10 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
                     ["messageId"] = "m-1",
                 });
                 break;
+            case "edit" when SplitWord(rest) is var (editPath, editText) && editPath.Length > 0:
+                return await EditAsync(session, editPath, editText, cancellationToken);
+            case "transcript" when int.TryParse(rest, CultureInfo.InvariantCulture, out var events):
+                return Transcript(session, events, cancellationToken) ? EndTurn : Cancelled;
             case "big" when int.TryParse(rest, CultureInfo.InvariantCulture, out var length):
                 Say(session, new string('x', length));
                 break;
@@ -430,6 +434,94 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
             ? $"elicit: error {error["code"]?.ToJsonString()}"
             : $"elicit: {action} {result?["content"]?.ToJsonString() ?? ""}".TrimEnd());
         return cancellationToken.IsCancellationRequested ? Cancelled : EndTurn;
+    }
+
+    /// <summary>
+    /// An edit as coding agents make one: a <c>tool_call</c> (kind <c>edit</c>) carrying the diff, a permission request for it,
+    /// then, when allowed, <c>fs/write_text_file</c> and the tool call completed; when not, the tool call failed.
+    /// </summary>
+    private async Task<string> EditAsync(Session session, string path, string text, CancellationToken cancellationToken)
+    {
+        var oldText = Try(() => File.Exists(path) ? File.ReadAllText(path) : "");
+        var toolCall = new JsonObject { ["toolCallId"] = "edit_1", ["title"] = $"Edit {path}", ["kind"] = "edit" };
+        wire.Notify(session.Id, new JsonObject
+        {
+            ["sessionUpdate"] = "tool_call",
+            ["toolCallId"] = "edit_1",
+            ["title"] = $"Edit {path}",
+            ["kind"] = "edit",
+            ["status"] = "pending",
+            ["locations"] = new JsonArray(new JsonObject { ["path"] = path }),
+            ["content"] = new JsonArray(new JsonObject { ["type"] = "diff", ["path"] = path, ["oldText"] = oldText.Length == 0 ? null : oldText, ["newText"] = text }),
+        });
+        var answer = await wire.RequestAsync("session/request_permission", new JsonObject
+        {
+            ["sessionId"] = session.Id,
+            ["toolCall"] = toolCall,
+            ["options"] = new JsonArray(
+                new JsonObject { ["optionId"] = "allow", ["name"] = "Allow", ["kind"] = "allow_once" },
+                new JsonObject { ["optionId"] = "reject", ["name"] = "Reject", ["kind"] = "reject_once" }),
+        }, CancellationToken.None);
+        var outcome = answer["result"]?["outcome"];
+        var allowed = Agent.Text(outcome, "outcome") == "selected" && Agent.Text(outcome, "optionId") == "allow";
+        string said;
+        if (allowed)
+        {
+            var written = await wire.RequestAsync("fs/write_text_file", new JsonObject { ["sessionId"] = session.Id, ["path"] = path, ["content"] = text }, CancellationToken.None);
+            said = Failure(written) is { } error ? $"edit failed: {error}" : $"edited {path}";
+            allowed = Failure(written) is null;
+        }
+        else
+        {
+            said = "edit rejected";
+        }
+
+        wire.Notify(session.Id, new JsonObject { ["sessionUpdate"] = "tool_call_update", ["toolCallId"] = "edit_1", ["status"] = allowed ? "completed" : "failed" });
+        Say(session, said);
+        return cancellationToken.IsCancellationRequested ? Cancelled : EndTurn;
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> updates of a long working session, in groups of eight: a thought, a message chunk, a tool call
+    /// with two updates (the last with output), two more message chunks and a plan. False when cancelled part way.
+    /// </summary>
+    private bool Transcript(Session session, int count, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            var step = i / 8 + 1;
+            var id = $"t-{step}";
+            wire.Notify(session.Id, (i % 8) switch
+            {
+                0 => Chunk("agent_thought_chunk", $"Thinking about step {step}."),
+                1 => MessageChunk($"Step **{step}**: reading `file-{step}.txt`.\n"),
+                2 => new JsonObject { ["sessionUpdate"] = "tool_call", ["toolCallId"] = id, ["title"] = $"Read file-{step}.txt", ["kind"] = "read", ["status"] = "pending" },
+                3 => new JsonObject { ["sessionUpdate"] = "tool_call_update", ["toolCallId"] = id, ["status"] = "in_progress" },
+                4 => new JsonObject
+                {
+                    ["sessionUpdate"] = "tool_call_update",
+                    ["toolCallId"] = id,
+                    ["status"] = "completed",
+                    ["content"] = new JsonArray(new JsonObject { ["type"] = "content", ["content"] = new JsonObject { ["type"] = "text", ["text"] = $"line 1 of file-{step}\nline 2" } }),
+                },
+                5 => MessageChunk($"Done with step {step}. "),
+                6 => MessageChunk("Next.\n"),
+                _ => new JsonObject
+                {
+                    ["sessionUpdate"] = "plan",
+                    ["entries"] = new JsonArray(
+                        new JsonObject { ["content"] = $"Step {step}", ["priority"] = "medium", ["status"] = "completed" },
+                        new JsonObject { ["content"] = $"Step {step + 1}", ["priority"] = "medium", ["status"] = "pending" }),
+                },
+            });
+        }
+
+        return true;
     }
 
     private string Info(Session session)

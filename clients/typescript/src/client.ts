@@ -1,8 +1,8 @@
 import { AgentOsError } from "./errors.js";
 import { readSse } from "./sse.js";
 import type {
-  ConfigOption, CreateSessionOptions, ElicitationAction, PendingElicitation, PendingPermission, PersistedSession, PromptContent, PromptResult,
-  SessionEvent, SessionInfo, SessionModes, SessionUsage, VmInfo, VmSummary,
+  AgentTypeSummary, ConfigOption, CreateSessionOptions, ElicitationAction, PendingElicitation, PendingPermission, PersistedSession,
+  PromptContent, PromptResult, SessionEvent, SessionInfo, SessionModels, SessionModes, SessionUsage, VmInfo, VmSummary,
 } from "./types.js";
 
 /** Options of {@link createClient}. */
@@ -51,6 +51,11 @@ export class AgentOsClient<TRegistry = unknown> {
   /** The VMs the API key may reach (`GET /v1/vms`). */
   listVms(): Promise<VmSummary[]> {
     return this.#transport().json<VmSummary[]>("GET", "/v1/vms");
+  }
+
+  /** The agent types sessions may be created with, built-in and declared (`GET /v1/agent-types`). */
+  listAgentTypes(): Promise<AgentTypeSummary[]> {
+    return this.#transport().json<AgentTypeSummary[]>("GET", "/v1/agent-types");
   }
 
   /** Closes every event subscription of this client's VM handles (`on(…)`); a Node process can then exit. */
@@ -177,6 +182,11 @@ export class VmHandle {
   /** The session's modes (null when the agent offers none). */
   getModes(sessionId: string): Promise<SessionModes | null> {
     return this.#http.json<SessionModes | null>("GET", `${this.#session(sessionId)}/modes`);
+  }
+
+  /** The session's models as the agent offered them (null when it offers none): pi's and Claude Code's, which have no model config option. */
+  getModels(sessionId: string): Promise<SessionModels | null> {
+    return this.#http.json<SessionModels | null>("GET", `${this.#session(sessionId)}/models`);
   }
 
   getConfigOptions(sessionId: string): Promise<ConfigOption[]> {

@@ -165,4 +165,15 @@ export interface AgentUsage {
   limits: ResourceLimits | null;
 }
 export interface VmInfo { vmId: string; homeBytes: number; diskQuotaBytes: number; agents: AgentUsage[] }
-export interface VmSummary { id: string; active: boolean }
+export interface VmSummary {
+  id: string;
+  active: boolean;
+  /** When the VM last wrote to its database (read from its files without waking it). */
+  lastActivity: string | null;
+  /** Sessions whose agent runs (or starts) now. */
+  liveSessions: number;
+  /** Its home's disk use, measured at most every 30 s while awake; the last measure while asleep, null if none. */
+  homeBytes: number | null;
+}
+/** An agent type sessions may be created with (`GET /v1/agent-types`). */
+export interface AgentTypeSummary { name: string; builtIn: boolean }

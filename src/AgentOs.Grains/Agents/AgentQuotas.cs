@@ -55,6 +55,15 @@ internal sealed class AgentQuotas(Microsoft.Extensions.Options.IOptions<AgentOsO
         }
     }
 
+    /// <summary>How many agents of <paramref name="vmId"/> hold a lease now (live sessions, those starting included).</summary>
+    public int LiveAgents(string vmId)
+    {
+        lock (_lock)
+        {
+            return _perVm.GetValueOrDefault(vmId);
+        }
+    }
+
     private static AgentOsException Refused(string message) => new(AgentOsErrorCode.QuotaExceeded, message);
 
     private void Release(string vmId)

@@ -26,6 +26,27 @@ internal static class VmCatalog
             .ToList();
     }
 
+    /// <summary>
+    /// When VM <paramref name="vmId"/> (a valid id) last wrote to its database (its <c>vm.db</c> or the write-ahead log
+    /// beside it): its last event, session change or history read that made its folder. Read from the files, so a
+    /// sleeping VM is not woken to say it; null when it has no database.
+    /// </summary>
+    public static DateTimeOffset? LastWrite(AgentOsOptions options, string vmId)
+    {
+        var folder = Path.Combine(options.DatabaseDirectoryFullPath, VmId.ToDirectoryName(vmId));
+        DateTimeOffset? last = null;
+        foreach (var name in (ReadOnlySpan<string>)["vm.db", "vm.db-wal"])
+        {
+            var file = new FileInfo(Path.Combine(folder, name));
+            if (file.Exists && (last is null || file.LastWriteTimeUtc > last))
+            {
+                last = new DateTimeOffset(file.LastWriteTimeUtc, TimeSpan.Zero);
+            }
+        }
+
+        return last;
+    }
+
     /// <summary>Whether VM <paramref name="vmId"/> (a valid id) has a database.</summary>
     public static bool Exists(AgentOsOptions options, string vmId) =>
         File.Exists(Path.Combine(options.DatabaseDirectoryFullPath, VmId.ToDirectoryName(vmId), "vm.db"));

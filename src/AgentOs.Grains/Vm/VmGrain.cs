@@ -363,6 +363,8 @@ internal sealed class VmGrain(
 
     public Task<SessionModes?> GetModes(string sessionId) => Task.FromResult(LiveSession(sessionId).Info.Modes);
 
+    public Task<SessionModels?> GetModels(string sessionId) => Task.FromResult(LiveSession(sessionId).Info.Models);
+
     public Task<IReadOnlyList<ConfigOption>> GetConfigOptions(string sessionId) => Task.FromResult(LiveSession(sessionId).Info.ConfigOptions);
 
     public Task SetMode(string sessionId, string modeId) => SetConfigAsync(sessionId, AgentSession.ModeCategory, modeId);

@@ -13,6 +13,12 @@ internal static class ConfigEndpoints
             .ProducesProblem(StatusCodes.Status404NotFound)
             .RequireAuthorization(ApiPolicies.Read);
 
+        session.MapGet("/models", async (string vm, string sessionId, IGrainFactory grains) => TypedResults.Ok(await grains.Grain(vm).GetModels(sessionId)))
+            .WithName("GetModels").WithSummary("The session's models as the agent offered them in ACP models: the current one and the list (null when it offers none)")
+            .WithDescription("What agents without a config option of category model offer (pi and Claude Code today); PUT …/model switches. Live sessions only: 404 UnknownSession for a suspended, closed or crashed one.")
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .RequireAuthorization(ApiPolicies.Read);
+
         session.MapGet("/config-options", async (string vm, string sessionId, IGrainFactory grains) => TypedResults.Ok(await grains.Grain(vm).GetConfigOptions(sessionId)))
             .WithName("GetConfigOptions").WithSummary("The session's config options (category mode, model, thought_level, …) with their current values")
             .ProducesProblem(StatusCodes.Status404NotFound)

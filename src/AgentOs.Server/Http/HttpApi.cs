@@ -20,6 +20,7 @@ internal static class HttpApi
     {
         services.AddOptions<HttpApiOptions>().Bind(configuration.GetSection(HttpApiOptions.SectionName));
         services.TryAddTimeProvider();
+        services.AddSingleton<VmDiskUse>();
         services.ConfigureHttpJsonOptions(o => Configure(o.SerializerOptions));
         // A body the binder cannot read (malformed JSON, wrong types) throws, so it becomes problem details naming the fault.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -122,6 +123,7 @@ internal static class HttpApi
         const string vmPath = "/vms/{vm}", sessionPath = vmPath + "/sessions/{sessionId}";
         var v1 = endpoints.MapGroup("/v1");
         VmEndpoints.Map(v1.MapGroup("").WithTags("VMs"));
+        AgentTypeEndpoints.Map(v1.MapGroup("").WithTags("Agent types"));
         SessionEndpoints.Map(v1.MapGroup(vmPath).WithTags("Sessions"), v1.MapGroup(sessionPath).WithTags("Sessions"));
         PromptEndpoints.Map(v1.MapGroup(sessionPath).WithTags("Prompts"));
         PermissionEndpoints.Map(v1.MapGroup(sessionPath).WithTags("Permissions"));

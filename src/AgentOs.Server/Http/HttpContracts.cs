@@ -6,7 +6,18 @@ namespace AgentOs.Server.Http;
 /// <summary>A VM this server holds (<c>GET /v1/vms</c>).</summary>
 /// <param name="Id">The VM id (segments joined by <c>/</c>; in a URL, <c>/</c> is written <c>%2F</c>).</param>
 /// <param name="Active">Whether it is awake now (its grain active); a sleeping VM wakes on the next call.</param>
-public sealed record VmSummary(string Id, bool Active);
+/// <param name="LastActivity">When the VM last wrote to its database (an event, a session change), read from its files without waking it.</param>
+/// <param name="LiveSessions">Sessions whose agent runs (or starts) now.</param>
+/// <param name="HomeBytes">
+/// The disk its home takes (files rounded up to 4 KiB blocks, as the disk quota counts), measured at most every 30 s while the
+/// VM is awake; for a sleeping VM the last measure this server made, null when it made none. Listing wakes no VM.
+/// </param>
+public sealed record VmSummary(string Id, bool Active, DateTimeOffset? LastActivity, int LiveSessions, long? HomeBytes);
+
+/// <summary>An agent type sessions may be created with (<c>GET /v1/agent-types</c>).</summary>
+/// <param name="Name">What <c>agentType</c> names in <c>POST …/sessions</c>.</param>
+/// <param name="BuiltIn">A built-in software package (installed from npm on first use), not one declared under <c>AgentOs:Agents</c>.</param>
+public sealed record AgentTypeSummary(string Name, bool BuiltIn);
 
 /// <summary>The body of <c>POST /v1/vms/{vm}/sessions</c>: the agent type and <see cref="CreateSessionOptions"/>.</summary>
 public sealed record CreateSessionRequest
@@ -183,6 +194,7 @@ public sealed record VersionInfo(string AgentOs, string Orleans, string Dotnet);
 [JsonSerializable(typeof(VersionInfo))]
 [JsonSerializable(typeof(VmSummary))]
 [JsonSerializable(typeof(IReadOnlyList<VmSummary>))]
+[JsonSerializable(typeof(IReadOnlyList<AgentTypeSummary>))]
 [JsonSerializable(typeof(VmInfo))]
 [JsonSerializable(typeof(CreateSessionRequest))]
 [JsonSerializable(typeof(SessionInfoResponse))]
@@ -198,6 +210,7 @@ public sealed record VersionInfo(string AgentOs, string Orleans, string Dotnet);
 [JsonSerializable(typeof(IReadOnlyList<PendingElicitationResponse>))]
 [JsonSerializable(typeof(ElicitationAnswerRequest))]
 [JsonSerializable(typeof(SessionModes))]
+[JsonSerializable(typeof(SessionModels))]
 [JsonSerializable(typeof(IReadOnlyList<ConfigOption>))]
 [JsonSerializable(typeof(SetModeRequest))]
 [JsonSerializable(typeof(SetModelRequest))]

@@ -1,3 +1,4 @@
+using AgentOs.Agents;
 using AgentOs.Layout;
 using AgentOs.Server.Http.Auth;
 using AgentOs.Vm;
@@ -14,20 +15,22 @@ internal static class VmEndpoints
 {
     public static void Map(RouteGroupBuilder v1)
     {
-        v1.MapGet("/vms", (HttpContext context, IOptions<AgentOsOptions> options, ServerShutdown vms) =>
-                TypedResults.Ok<IReadOnlyList<VmSummary>>(VmCatalog.List(options.Value)
+        v1.MapGet("/vms", async (HttpContext context, IOptions<AgentOsOptions> options, ServerShutdown vms, AgentQuotas agents, VmDiskUse disk) =>
+                TypedResults.Ok<IReadOnlyList<VmSummary>>(await Task.WhenAll(VmCatalog.List(options.Value)
                     .Where(id => ApiKeyPrincipal.CanReach(context.User, id))
-                    .Select(id => new VmSummary(id, vms.IsActive(id))).ToList()))
+                    .Select(id => SummaryAsync(id, options.Value, vms, agents, disk)))))
             .WithName("ListVms").WithSummary("Lists the VMs the key may reach")
-            .WithDescription("Every VM with a database on this server, filtered to the API key's scopes (others are left out, never refused).")
+            .WithDescription("Every VM with a database on this server, filtered to the API key's scopes (others are left out, never refused), " +
+                "with whether it is awake, its live sessions, when it last wrote to its database and its home's disk use " +
+                "(read from the server's own records and the VM's files: listing neither wakes a VM nor keeps one awake).")
             .RequireAuthorization(ApiPolicies.List);
 
         var vm = v1.MapGroup("/vms/{vm}");
-        vm.MapGet("", (string vm, IOptions<AgentOsOptions> options, ServerShutdown vms) =>
+        vm.MapGet("", async (string vm, IOptions<AgentOsOptions> options, ServerShutdown vms, AgentQuotas agents, VmDiskUse disk) =>
             {
                 var id = VmRoute.Id(vm);
                 return VmCatalog.Exists(options.Value, id)
-                    ? Results.Ok(new VmSummary(id, vms.IsActive(id)))
+                    ? Results.Ok(await SummaryAsync(id, options.Value, vms, agents, disk))
                     : Results.Problem(Problems.Make(StatusCodes.Status404NotFound, "NotFound",
                         $"VM '{id}' does not exist: it has no session yet (a VM is made by its first session: POST /v1/vms/{{vm}}/sessions)."));
             })
@@ -48,14 +51,21 @@ internal static class VmEndpoints
             .ProducesProblem(StatusCodes.Status409Conflict)
             .RequireAuthorization(ApiPolicies.Write);
 
-        vm.MapDelete("", async (string vm, IGrainFactory grains) =>
+        vm.MapDelete("", async (string vm, IGrainFactory grains, VmDiskUse disk) =>
             {
                 await grains.Grain(vm).DestroyVm();
+                disk.Forget(VmRoute.Id(vm));
                 return TypedResults.NoContent();
             })
             .WithName("DestroyVm").WithSummary("Deletes the VM with all its data")
             .WithDescription("Its agents stop, then its sessions, transcripts and home are removed. 409 SessionBusy while a prompt runs or is queued. Needs an admin key.")
             .ProducesProblem(StatusCodes.Status409Conflict)
             .RequireAuthorization(ApiPolicies.Admin);
+    }
+
+    private static async Task<VmSummary> SummaryAsync(string id, AgentOsOptions options, ServerShutdown vms, AgentQuotas agents, VmDiskUse disk)
+    {
+        var active = vms.IsActive(id);
+        return new VmSummary(id, active, VmCatalog.LastWrite(options, id), agents.LiveAgents(id), await disk.GetAsync(id, active));
     }
 }
