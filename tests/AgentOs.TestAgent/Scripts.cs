@@ -10,6 +10,9 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
     private const string EndTurn = "end_turn";
     private const string Cancelled = "cancelled";
 
+    /// <summary>Numbers the tool calls of <c>terminal-tool</c>, so each is a card of its own.</summary>
+    private int _terminalToolCalls;
+
     /// <summary>Three lines that are not JSON.</summary>
     public static ReadOnlySpan<byte> Garbage => "this is not json\n<<< garbage >>>\n{ \"broken\": \n"u8;
 
@@ -212,6 +215,9 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
                 // A shell command line through the client's terminal: create, wait for exit, read the output, release.
                 Say(session, await TerminalRunAsync(session, new JsonObject { ["command"] = rest }, cancellationToken));
                 break;
+            case "terminal-tool":
+                // The same command line as a coding agent runs one: in a tool call whose content references the terminal.
+                return await TerminalToolAsync(session, rest, cancellationToken);
             case "terminal-json":
                 // terminal/create with these params (sessionId added), then as "terminal".
                 Say(session, await TerminalRunAsync(session, JsonNode.Parse(rest)!.AsObject(), cancellationToken));
@@ -230,7 +236,8 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
                 Say(session, Failure(answer) is { } terminalError ? $"error {terminalError}" : answer["result"]?.ToJsonString() ?? "null");
                 break;
             case "elicit":
-                return await ElicitAsync(session, rest.Trim(), cancellationToken);
+                var (elicitMode, elicitUrl) = SplitWord(rest);
+                return await ElicitAsync(session, elicitMode, elicitUrl.Trim(), cancellationToken);
             case "title":
                 // session_info_update: "title TEXT" sets it, "title" alone sends only updatedAt (the title stays), "title-null" clears it.
                 var info = new JsonObject { ["sessionUpdate"] = "session_info_update", ["updatedAt"] = DateTimeOffset.UtcNow.ToString("O") };
@@ -392,16 +399,66 @@ internal sealed class Scripts(Wire wire, Options options, Func<string?> clientCa
     }
 
     /// <summary>
-    /// elicitation/create, "form" (name, age, color, tags; name required) or "url" (sign in at a URL; after an accept, the
-    /// elicitation/complete notification): chunk "elicit: ACTION CONTENT" or "elicit: error CODE". Ends cancelled after session/cancel.
+    /// A shell command line run as coding agents run one (Claude Code, Codex): a <c>tool_call</c> (kind <c>execute</c>), then
+    /// <c>terminal/create</c>, a <c>tool_call_update</c> whose content is the terminal (<c>{ "type": "terminal", "terminalId" }</c>, for
+    /// the client to show its output), <c>terminal/wait_for_exit</c>, the tool call completed (exit 0) or failed, <c>terminal/release</c>;
+    /// chunk "ran: exit CODE" (or "ran: signal NAME"), never the output itself, or "terminal failed: …".
     /// </summary>
-    private async Task<string> ElicitAsync(Session session, string mode, CancellationToken cancellationToken)
+    private async Task<string> TerminalToolAsync(Session session, string commandLine, CancellationToken cancellationToken)
+    {
+        var toolCallId = $"call_terminal_{Interlocked.Increment(ref _terminalToolCalls)}";
+        wire.Notify(session.Id, new JsonObject
+        {
+            ["sessionUpdate"] = "tool_call",
+            ["toolCallId"] = toolCallId,
+            ["title"] = commandLine,
+            ["kind"] = "execute",
+            ["status"] = "pending",
+            ["rawInput"] = new JsonObject { ["command"] = commandLine },
+        });
+        var created = await wire.RequestAsync("terminal/create", new JsonObject { ["sessionId"] = session.Id, ["command"] = commandLine }, cancellationToken);
+        if (Failure(created) is { } createError)
+        {
+            wire.Notify(session.Id, new JsonObject { ["sessionUpdate"] = "tool_call_update", ["toolCallId"] = toolCallId, ["status"] = "failed" });
+            Say(session, $"terminal failed: {createError}");
+            return EndTurn;
+        }
+
+        var terminalId = Agent.Text(created["result"], "terminalId");
+        wire.Notify(session.Id, new JsonObject
+        {
+            ["sessionUpdate"] = "tool_call_update",
+            ["toolCallId"] = toolCallId,
+            ["status"] = "in_progress",
+            ["content"] = new JsonArray(new JsonObject { ["type"] = "terminal", ["terminalId"] = terminalId }),
+        });
+        var terminal = new JsonObject { ["sessionId"] = session.Id, ["terminalId"] = terminalId };
+        var exited = await wire.RequestAsync("terminal/wait_for_exit", (JsonObject)terminal.DeepClone(), cancellationToken);
+        var status = exited["result"];
+        wire.Notify(session.Id, new JsonObject
+        {
+            ["sessionUpdate"] = "tool_call_update",
+            ["toolCallId"] = toolCallId,
+            ["status"] = status?["exitCode"]?.GetValue<int>() == 0 ? "completed" : "failed",
+        });
+        await wire.RequestAsync("terminal/release", terminal, cancellationToken);
+        Say(session, Failure(exited) is { } error ? $"terminal failed: {error}"
+            : status?["exitCode"] is { } code ? $"ran: exit {code.ToJsonString()}" : $"ran: signal {Agent.Text(status, "signal")}");
+        return EndTurn;
+    }
+
+    /// <summary>
+    /// elicitation/create, "form" (name, age, color, tags; name required) or "url" (sign in at <paramref name="url"/>, by default
+    /// https://auth.example.com/login?session=1; after an accept, the elicitation/complete notification): chunk
+    /// "elicit: ACTION CONTENT" or "elicit: error CODE". Ends cancelled after session/cancel.
+    /// </summary>
+    private async Task<string> ElicitAsync(Session session, string mode, string url, CancellationToken cancellationToken)
     {
         var request = new JsonObject { ["sessionId"] = session.Id, ["mode"] = mode == "url" ? "url" : "form" };
         if (mode == "url")
         {
             request["message"] = "Sign in to the example service";
-            request["url"] = "https://auth.example.com/login?session=1";
+            request["url"] = url.Length > 0 ? url : "https://auth.example.com/login?session=1";
             request["elicitationId"] = "el-1";
         }
         else
