@@ -54,6 +54,13 @@ public sealed class ConsoleSecurityTests(ConsoleFixture fixture)
         await page.Locator("#transcript .msg.agent").Nth(0).GetByText("[click me](javascript:window.__xss='link')", new() { Exact = false }).ClickAsync();
         page.Url.Should().Be(url);
 
+        // The payload as a terminal's output (the file the edit wrote), shown in its tool call.
+        await browser.SendAsync("terminal-tool cat /home/agentos/page.html");
+        await Assertions.Expect(page.Locator("#transcript .msg.agent").Last).ToHaveTextAsync("ran: exit 0");
+        await page.Locator("#transcript details.tool").Last.Locator("summary").ClickAsync();
+        await Assertions.Expect(page.Locator("#transcript details.tool .term-output")).ToContainTextAsync("<img src=x onerror=");
+        (await page.Locator("#transcript script, #transcript img, #transcript svg, #transcript iframe").CountAsync()).Should().Be(0);
+
         (await page.EvaluateAsync<string?>("() => window.__xss ?? null")).Should().BeNull("nothing the agent sent ran");
         (await page.EvaluateAsync<int>("() => document.scripts.length")).Should().Be(1, "the console's own module is the page's only script");
         browser.ShouldHaveNoErrors(); // no CSP report either: nothing was even attempted as markup

@@ -1,8 +1,10 @@
 // A session's transcript as a conversation: the events (ACP messages and AgentOs' own `_agentos/*` records, in seq
 // order) folded into items a person reads. Message and thought chunks merge into one message; a tool call is one item
-// that its updates change in place; a permission request is one item its answer completes; AgentOs' lifecycle records
-// are small system lines. Items are only ever appended or changed, never removed, so an item's index is its identity
-// (the virtual list relies on that). Everything here is data: rendering is render.js's.
+// that its updates change in place; a permission request or an elicitation is one item its answer completes; a terminal
+// is one item that its requests, their answers and its `_agentos/terminal_exit` change (shown in the tool calls whose
+// content references it, else as a card of its own); AgentOs' lifecycle records are small system lines. Items are only
+// ever appended or changed, never removed, so an item's index is its identity (the virtual list relies on that).
+// Everything here is data: rendering is render.js's.
 
 const text = (content) => (content && content.type === 'text' && typeof content.text === 'string' ? content.text : '');
 
@@ -34,6 +36,16 @@ export class Transcript {
     this.queue = [];
     /** Permission requests without an answer yet: requestSeq → item. */
     this.pending = new Map();
+    /** Elicitations (`elicitation/create`) without an answer yet: requestSeq → item. */
+    this.pendingElicitations = new Map();
+    /** URL elicitations by their elicitationId, for the agent's `elicitation/complete`. */
+    this.elicitationsById = new Map();
+    /** Terminals by the id AgentOs gave them (the answer to `terminal/create`): terminalId → item. */
+    this.terminals = new Map();
+    /** Tool calls whose content names a terminal not (yet) known: terminalId → Set of tool items. */
+    this.terminalWaiters = new Map();
+    /** The agent's working directory (from agent_start), a terminal's when its request names none. */
+    this.cwd = null;
     this.mode = null;
     this.configOptions = null;
     this.usage = null;
@@ -92,10 +104,102 @@ export class Transcript {
     if (method === 'session/update') return this.update(seq, params.update ?? {});
     if (method.startsWith('_agentos/')) return this.agentOs(seq, createdAt, method.slice('_agentos/'.length), params);
     if (method === 'session/request_permission') return this.permission(seq, params);
-    // Any other message is a request the agent made of AgentOs (fs/*, terminal/*, elicitation/*, …); its answer
-    // comes as _agentos/client_response.
+    if (method === 'elicitation/create') return this.elicitation(seq, params);
+    if (method === 'elicitation/complete' && this.completeElicitation(seq, params)) return;
+    if (method === 'terminal/create') return this.terminalCreate(seq, params);
+    if (method.startsWith('terminal/') && this.terminals.has(params.terminalId)) {
+      // terminal/output, wait_for_exit, kill, release: folded into the terminal's item (an agent may poll output often).
+      this.requests.set(seq, { kind: 'terminal-call', method, terminal: this.terminals.get(params.terminalId) });
+      return;
+    }
+    // Any other message is a request the agent made of AgentOs (fs/*, …); its answer comes as _agentos/client_response.
     const item = this.push({ kind: 'request', seq, method, params, response: null });
     this.requests.set(seq, item);
+  }
+
+  elicitation(seq, params) {
+    const item = this.push({
+      kind: 'elicitation', seq, mode: params.mode ?? 'form', message: params.message ?? '', url: params.url ?? null,
+      schema: params.requestedSchema ?? null, elicitationId: params.elicitationId ?? null, toolCallId: params.toolCallId ?? null,
+      action: null, content: undefined, reason: null, completed: false,
+    });
+    this.requests.set(seq, item);
+    this.pendingElicitations.set(seq, item);
+    if (typeof item.elicitationId === 'string') this.elicitationsById.set(item.elicitationId, item);
+    const tool = this.tools.get(params.toolCallId);
+    if (tool) {
+      tool.awaitingInput = seq;
+      this.touch(tool);
+    }
+  }
+
+  /** `elicitation/complete`: the agent says a URL elicitation is done. False when no elicitation of that id is known. */
+  completeElicitation(seq, params) {
+    const item = this.elicitationsById.get(params.elicitationId);
+    if (!item) return false;
+    item.completed = true;
+    this.touch(item, seq);
+    return true;
+  }
+
+  terminalCreate(seq, params) {
+    const item = this.push({
+      kind: 'terminal', seq, command: params.command ?? '', args: Array.isArray(params.args) ? params.args : [],
+      cwd: params.cwd ?? this.cwd, env: Array.isArray(params.env) ? params.env.map((e) => e?.name).filter(Boolean) : [],
+      terminalId: null, refused: null, output: '', truncated: false, outputBytes: null, outputTruncated: false,
+      bytesWritten: null, exit: null, lastError: null, tools: new Set(),
+    });
+    this.requests.set(seq, item);
+  }
+
+  /** A terminal's item changed: it and every tool call showing it are drawn again. */
+  touchTerminal(terminal, seq) {
+    this.touch(terminal, seq);
+    for (const tool of terminal.tools) this.touch(tool);
+  }
+
+  /** The answer to one of a terminal's requests (its create included). */
+  terminalAnswer(terminal, method, p) {
+    if (p.error) {
+      if (method === 'terminal/create') terminal.refused = p.error.message ?? `error ${p.error.code ?? ''}`.trim();
+      else terminal.lastError = `${method}: ${p.error.message ?? p.error.code ?? 'failed'}`;
+      return;
+    }
+    const r = p.result ?? {};
+    if (method === 'terminal/create' && typeof r.terminalId === 'string') {
+      terminal.terminalId = r.terminalId;
+      this.terminals.set(r.terminalId, terminal);
+      for (const tool of this.terminalWaiters.get(r.terminalId) ?? []) {
+        terminal.tools.add(tool);
+        this.touch(tool);
+      }
+      this.terminalWaiters.delete(r.terminalId);
+    } else if (method === 'terminal/output') {
+      if (typeof r.output === 'string') this.terminalOutput(terminal, r);
+      if (r.exitStatus && !terminal.exit) terminal.exit = { exitCode: r.exitStatus.exitCode ?? null, signal: r.exitStatus.signal ?? null };
+    } else if (method === 'terminal/wait_for_exit' && !terminal.exit) {
+      terminal.exit = { exitCode: r.exitCode ?? null, signal: r.signal ?? null };
+    }
+  }
+
+  terminalOutput(terminal, r) {
+    terminal.output = r.output;
+    terminal.truncated = r.truncated === true;
+    terminal.outputTruncated = r.outputTruncated === true;
+    terminal.outputBytes = r.outputBytes ?? null;
+  }
+
+  terminalExit(seq, p) {
+    const terminal = this.terminals.get(p.terminalId);
+    const how = p.signal ? `signal ${p.signal}` : `exit ${p.exitCode ?? '?'}`;
+    if (!terminal) {
+      this.system(seq, `Terminal ${p.terminalId ?? '?'} ended: ${how} (${p.reason ?? '?'})`, p.exitCode === 0 ? 'life' : 'warn', p.output ? { output: p.output } : undefined);
+      return;
+    }
+    terminal.exit = { exitCode: p.exitCode ?? null, signal: p.signal ?? null, reason: p.reason ?? null };
+    if (typeof p.output === 'string') this.terminalOutput(terminal, p);
+    if (typeof p.bytesWritten === 'number') terminal.bytesWritten = p.bytesWritten;
+    this.touchTerminal(terminal, seq);
   }
 
   update(seq, update) {
@@ -127,7 +231,10 @@ export class Transcript {
         if (update.title !== undefined) item.title = update.title;
         if (update.kind !== undefined) item.toolKind = update.kind;
         if (update.status !== undefined && update.status !== null) item.status = update.status;
-        if (Array.isArray(update.content)) item.content = update.content;
+        if (Array.isArray(update.content)) {
+          item.content = update.content;
+          this.linkTerminals(item);
+        }
         if (Array.isArray(update.locations)) item.locations = update.locations;
         if (update.rawInput !== undefined) item.rawInput = update.rawInput;
         if (update.rawOutput !== undefined) item.rawOutput = update.rawOutput;
@@ -172,6 +279,23 @@ export class Transcript {
     }
   }
 
+  /** Records which terminals a tool call's content shows, so a terminal's changes redraw the tool call too. */
+  linkTerminals(tool) {
+    for (const block of tool.content) {
+      if (block?.type !== 'terminal' || typeof block.terminalId !== 'string') continue;
+      const terminal = this.terminals.get(block.terminalId);
+      if (terminal) {
+        if (!terminal.tools.has(tool)) {
+          terminal.tools.add(tool);
+          this.touch(terminal);
+        }
+      } else {
+        if (!this.terminalWaiters.has(block.terminalId)) this.terminalWaiters.set(block.terminalId, new Set());
+        this.terminalWaiters.get(block.terminalId).add(tool);
+      }
+    }
+  }
+
   permission(seq, params) {
     const item = this.push({ kind: 'permission', seq, toolCall: params.toolCall ?? {}, options: params.options ?? [], outcome: null, reason: null });
     this.requests.set(seq, item);
@@ -213,6 +337,7 @@ export class Transcript {
       }
       case 'agent_start':
         this.agentAlive = true;
+        if (typeof p.cwd === 'string') this.cwd = p.cwd;
         this.system(seq, `Agent started: ${p.agentType ?? ''} pid ${p.pid ?? '?'}${p.sandbox ? `, sandbox ${p.sandbox}` : ''}${p.cwd ? `, cwd ${p.cwd}` : ''}`, 'life');
         return;
       case 'agent_exit': {
@@ -244,12 +369,31 @@ export class Transcript {
             tool.awaiting = null;
             this.touch(tool);
           }
+        } else if (request.kind === 'elicitation') {
+          request.action = p.result?.action ?? (p.error ? 'error' : 'cancel');
+          request.content = p.result?.content;
+          request.reason = p.reason ?? null;
+          this.pendingElicitations.delete(p.requestSeq);
+          const tool = this.tools.get(request.toolCallId);
+          if (tool && tool.awaitingInput === p.requestSeq) {
+            tool.awaitingInput = null;
+            this.touch(tool);
+          }
+        } else if (request.kind === 'terminal' || request.kind === 'terminal-call') {
+          const terminal = request.kind === 'terminal' ? request : request.terminal;
+          this.terminalAnswer(terminal, p.method ?? request.method ?? 'terminal/create', p);
+          this.requests.delete(p.requestSeq);
+          this.touchTerminal(terminal, seq);
+          return;
         } else {
           request.response = { result: p.result, error: p.error };
         }
         this.touch(request, seq);
         return;
       }
+      case 'terminal_exit':
+        this.terminalExit(seq, p);
+        return;
       case 'malformed_output':
         this.system(seq, `The agent wrote ${p.count ?? ''} line(s) that are not ACP: ${p.reason ?? ''}`, 'warn', p.preview ? { preview: p.preview } : undefined);
         return;

@@ -1,13 +1,14 @@
 // A session: its transcript as a conversation, live. The events come from the session's SSE stream (history first,
 // then live, each seq once, reconnecting from the last seq after a drop); they are folded into items (transcript.js)
 // and drawn in a virtual list at the next animation frame, so a burst of events costs one layout. Below it: the
-// permission requests waiting for an answer (with the time left), the prompts waiting in the queue, and the prompt box.
+// permission requests and elicitations waiting for an answer (approvals.js), the prompts waiting in the queue, and the
+// prompt box.
 // Opening a session reads its history only: no agent is started until a prompt is sent or Resume is pressed.
 
 import { api, sessionPath } from '../api.js';
+import { Approvals } from '../approvals.js';
 import { h, replaceChildren, toast } from '../dom.js';
 import { confirmAction } from '../dialog.js';
-import { seconds } from '../format.js';
 import { estimate, renderItem } from '../render.js';
 import { SessionEventStream } from '../sse.js';
 import { Transcript, promptText } from '../transcript.js';
@@ -20,7 +21,6 @@ export function sessionView(view, { vm, session }) {
   const transcript = new Transcript();
   const latencies = [];
   const sending = []; // prompts posted and not yet seen in the transcript: { text, since, controller }
-  const expiries = new Map(); // permission requestSeq → { expiresAt (local ms) } once the server confirmed it waits
   let info = null; // the persisted session
   let agentRuns = null; // whether the agent runs, from the events after `info` was read (null: as `info` says)
 
@@ -63,8 +63,10 @@ export function sessionView(view, { vm, session }) {
     composer,
     h('div', { class: 'session-foot' }, usage)));
 
+  const approvalsView = new Approvals(approvals, base, transcript);
+  const renderContext = { terminal: (terminalId) => transcript.terminals.get(terminalId) };
   const list = new VirtualList(scroller, {
-    render: (i) => renderItem(transcript.items[i]),
+    render: (i) => renderItem(transcript.items[i], renderContext),
     version: (i) => transcript.items[i].version,
     estimate: (i, width) => estimate(transcript.items[i], width),
   });
@@ -97,7 +99,8 @@ export function sessionView(view, { vm, session }) {
       settleSends(events);
       for (const e of events) {
         const m = e.event?.method;
-        if (m === 'session/request_permission') checkPermissions();
+        if (m === 'session/request_permission') approvalsView.check('permissions');
+        if (m === 'elicitation/create') approvalsView.check('elicitations');
         // An agent that starts after the session was read: read it again (its modes and options are the new agent's).
         // An agent that exits is taken from the event alone: reading the session then would wake a VM just put to sleep.
         if (!info || e.seq <= info.lastSeq) continue; // history the session's record already reflects
@@ -182,66 +185,8 @@ export function sessionView(view, { vm, session }) {
     fillSelect(thought, thoughtOption?.options ?? [], thoughtOption?.currentValue, live);
     const u = transcript.usage;
     usage.textContent = u ? `context ${u.used ?? '?'} of ${u.size ?? '?'} tokens${u.cost ? ` · ${u.cost.amount} ${u.cost.currency ?? ''}` : ''}` : '';
-    drawApprovals();
+    approvalsView.draw();
     drawQueue();
-  }
-
-  async function checkPermissions() {
-    try {
-      const pending = await api('GET', `${base}/permissions`);
-      // The time left is counted against this browser's clock (a server elsewhere is assumed to keep the same time).
-      for (const p of pending) expiries.set(p.requestId, { expiresAt: Date.parse(p.expiresAt) });
-      for (const seq of transcript.pending.keys()) {
-        if (!pending.some((p) => p.requestId === seq) && !expiries.has(seq)) expiries.set(seq, { gone: true });
-      }
-    } catch {
-      // shown as not confirmed; the next request event asks again
-    }
-    drawApprovals();
-  }
-
-  function drawApprovals() {
-    const shown = [];
-    for (const [seq, item] of transcript.pending) {
-      const expiry = expiries.get(seq);
-      if (!expiry || expiry.gone) continue;
-      let banner = approvals.querySelector(`[data-request-seq="${seq}"]`);
-      if (!banner) {
-        const buttons = item.options.map((o) => {
-          const button = h('button', { type: 'button', class: /^allow/.test(o.kind ?? '') ? 'primary' : /^reject/.test(o.kind ?? '') ? 'danger' : '', text: o.name ?? o.optionId, dataset: { optionId: o.optionId } });
-          button.addEventListener('click', () => answer(seq, o.optionId, banner));
-          return button;
-        });
-        banner = h('div', { class: 'banner approval', dataset: { requestSeq: String(seq) }, attrs: { role: 'alert' } },
-          h('div', { class: 'question' },
-            h('strong', { text: 'The agent asks for permission: ' }),
-            h('span', { text: item.toolCall?.title ?? item.toolCall?.toolCallId ?? 'a tool call' }),
-            item.toolCall?.kind ? h('span', { class: 'muted', text: ` (${item.toolCall.kind})` }) : null),
-          h('div', { class: 'buttons' }, buttons),
-          h('span', { class: 'time-left' }));
-        approvals.appendChild(banner);
-      }
-      banner.querySelector('.time-left').textContent = `${seconds(expiry.expiresAt - Date.now())} left`;
-      shown.push(banner);
-    }
-    for (const banner of [...approvals.children]) if (!shown.includes(banner)) banner.remove();
-  }
-
-  async function answer(seq, optionId, banner) {
-    for (const b of banner.querySelectorAll('button')) b.disabled = true;
-    try {
-      await api('POST', `${base}/permissions/${seq}`, { optionId });
-      // The banner goes when the answer's event arrives, here and in every other browser watching.
-    } catch (error) {
-      if (error.code === 'PermissionNotPending') {
-        expiries.set(seq, { gone: true });
-        toast('That request was already answered or has expired.');
-        drawApprovals();
-      } else {
-        toast(`Could not answer: ${error.message}`, 'error');
-        for (const b of banner.querySelectorAll('button')) b.disabled = false;
-      }
-    }
   }
 
   function drawQueue() {
@@ -345,8 +290,11 @@ export function sessionView(view, { vm, session }) {
   setter(model, 'model', 'modelId');
   setter(thought, 'thought-level', 'level');
 
-  const ticker = setInterval(() => { if (transcript.pending.size) drawApprovals(); }, 1000);
-  loadInfo().then(() => { if (transcript.pending.size) checkPermissions(); });
+  const ticker = setInterval(() => { if (approvalsView.waiting) approvalsView.draw(); }, 1000);
+  loadInfo().then(() => {
+    approvalsView.check('permissions');
+    approvalsView.check('elicitations');
+  });
   prompt.focus();
 
   // What the browser tests (and a curious person, in the devtools) read: how the stream and the drawing went.
