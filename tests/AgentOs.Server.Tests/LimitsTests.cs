@@ -101,7 +101,7 @@ public sealed class LimitsTests
         var turn = await Record.ExceptionAsync(() => session.SendPromptAsync("sh for i in $(seq 1 300); do sleep 3071 >/dev/null 2>&1 & done 2>/dev/null; echo spawned"));
 
         (turn is null or AgentOsException).Should().BeTrue($"the turn ends, or fails with a typed error: {turn}");
-        Sleepers("3071").Count.Should().BeInRange(1, 64, "the processes stop at pids.max");
+        AgentProcesses.Sleepers("3071").Count.Should().BeInRange(1, 64, "the processes stop at pids.max");
         var limit = JsonDocument.Parse((await vm.GetEventsAsync(session.SessionId)).Single(e => e.Method == AgentOsEventMethods.Limit).Params).RootElement;
         limit.GetProperty("limit").GetString().Should().Be("processes");
         limit.GetProperty("max").GetInt32().Should().Be(64);
@@ -109,7 +109,7 @@ public sealed class LimitsTests
         (await vm.ListSessionsAsync()).Should().Contain(session.SessionId, "the server answers");
 
         await vm.CloseSessionAsync(session.SessionId);
-        await Poll.UntilAsync(() => Sleepers("3071").Count == 0, "every process of the agent dies with its session");
+        await Poll.UntilAsync(() => AgentProcesses.Sleepers("3071").Count == 0, "every process of the agent dies with its session");
     }
 
     [Theory]
@@ -128,14 +128,14 @@ public sealed class LimitsTests
             var vm = client.Vm("daemon");
             var session = await vm.CreateSessionAsync("mine");
             await session.SendPromptAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Daemonize, tag));
-            await Poll.UntilAsync(() => Sleepers(tag).Count == 1, "the daemon runs");
+            await Poll.UntilAsync(() => AgentProcesses.Sleepers(tag).Count == 1, "the daemon runs");
 
             await vm.CloseSessionAsync(session.SessionId);
-            await Poll.UntilAsync(() => Sleepers(tag).Count == 0, "a setsid, double-forked daemon dies with its session");
+            await Poll.UntilAsync(() => AgentProcesses.Sleepers(tag).Count == 0, "a setsid, double-forked daemon dies with its session");
 
             var next = await vm.CreateSessionAsync("mine");
             await next.SendPromptAsync(string.Format(System.Globalization.CultureInfo.InvariantCulture, Daemonize, tag));
-            await Poll.UntilAsync(() => Sleepers(tag).Count == 1, "the second daemon runs");
+            await Poll.UntilAsync(() => AgentProcesses.Sleepers(tag).Count == 1, "the second daemon runs");
             await server.KillAsync(); // SIGKILL: nothing of the server runs to clean up
         }
 
@@ -147,33 +147,6 @@ public sealed class LimitsTests
             restarted.Output.Should().Contain("by a server that did not stop cleanly");
         }
 
-        await Poll.UntilAsync(() => Sleepers(tag).Count == 0, "the daemon does not outlive a killed server");
-    }
-
-    /// <summary>Pids of <c>sleep &lt;tag&gt;</c> processes on the host (tags are this test's own, unusual durations).</summary>
-    private static List<int> Sleepers(string tag)
-    {
-        var found = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
-                if (cmdline.Length == 2 && cmdline[0].EndsWith("sleep", StringComparison.Ordinal) && cmdline[1] == tag)
-                {
-                    found.Add(pid);
-                }
-            }
-            catch (IOException)
-            {
-            }
-        }
-
-        return found;
+        await Poll.UntilAsync(() => AgentProcesses.Sleepers(tag).Count == 0, "the daemon does not outlive a killed server");
     }
 }

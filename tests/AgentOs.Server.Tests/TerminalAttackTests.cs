@@ -63,7 +63,7 @@ public sealed class TerminalAttackTests(ClusterFixture fixture)
 
         environment.Should().NotContain("host-secret-4713").And.Contain("HOME=" + Path.Combine(server.DataDirectory, "vms", "terminal-host", "home"));
         daemon.Should().Be("exit 0\nspawned\n");
-        await Poll.UntilAsync(() => TerminalTests.Sleepers("3080").Count == 0, "a setsid daemon a terminal started ends with the terminal's command");
+        await Poll.UntilAsync(() => AgentProcesses.Sleepers("3080").Count == 0, "a setsid daemon a terminal started ends with the terminal's command");
         (await session.SendPromptAsync("terminal-json {\"command\":\"pwd\",\"cwd\":\"/tmp\"}")).Text.Should().StartWith("terminal failed: -32602").And.Contain("outside the VM");
     }
 }

@@ -113,12 +113,12 @@ public sealed class TerminalTests(ClusterFixture fixture)
         var vm = fixture.NewVm();
         var session = await vm.CreateSessionAsync(TestAgents.Default);
         var id = await StartAsync(session, "echo started; exec sleep 3074");
-        await Poll.UntilAsync(() => Sleepers("3074").Count == 1, "the command runs");
+        await Poll.UntilAsync(() => AgentProcesses.Sleepers("3074").Count == 1, "the command runs");
         await Poll.UntilAsync(async () => (await session.SendPromptAsync($"terminal-output {id}")).Text == """{"output":"started\n","truncated":false}""", "its output so far, no exit status yet");
 
         (await session.SendPromptAsync($"terminal-kill {id}")).Text.Should().Be("{}");
 
-        Sleepers("3074").Should().BeEmpty("kill answers once the command is gone");
+        AgentProcesses.Sleepers("3074").Should().BeEmpty("kill answers once the command is gone");
         (await session.SendPromptAsync($"terminal-wait {id}")).Text.Should().Be("""{"signal":"SIGKILL"}""");
         (await session.SendPromptAsync($"terminal-output {id}")).Text.Should().Be("""{"output":"started\n","truncated":false,"exitStatus":{"signal":"SIGKILL"}}""");
         (await session.SendPromptAsync($"terminal-release {id}")).Text.Should().Be("{}");
@@ -140,7 +140,7 @@ public sealed class TerminalTests(ClusterFixture fixture)
         var tag = how switch { "close" => "3075", "sleep" => "3076", "destroy" => "3077", _ => "3078" };
         await StartAsync(session, $"exec sleep {tag}");
         await StartAsync(session, $"sleep {tag} & sleep {tag}; wait");
-        await Poll.UntilAsync(() => Sleepers(tag).Count == 3, "both terminals run");
+        await Poll.UntilAsync(() => AgentProcesses.Sleepers(tag).Count == 3, "both terminals run");
 
         switch (how)
         {
@@ -158,7 +158,7 @@ public sealed class TerminalTests(ClusterFixture fixture)
                 break;
         }
 
-        await Poll.UntilAsync(() => Sleepers(tag).Count == 0, $"no process of a terminal outlives its session ({how})");
+        await Poll.UntilAsync(() => AgentProcesses.Sleepers(tag).Count == 0, $"no process of a terminal outlives its session ({how})");
         if (how != "destroy")
         {
             var events = await session.GetEventsAsync();
@@ -175,23 +175,23 @@ public sealed class TerminalTests(ClusterFixture fixture)
         var vm = fixture.NewVm();
         var session = await vm.CreateSessionAsync(TestAgents.Default, new CreateSessionOptions { Limits = new ResourceLimits { Processes = 100 } });
         await StartAsync(session, "exec sleep 3079");
-        await Poll.UntilAsync(() => Sleepers("3079").Count == 1, "the command runs");
+        await Poll.UntilAsync(() => AgentProcesses.Sleepers("3079").Count == 1, "the command runs");
 
-        var cgroups = File.ReadAllLines($"/proc/{Sleepers("3079")[0]}/cgroup");
+        var cgroups = File.ReadAllLines($"/proc/{AgentProcesses.Sleepers("3079")[0]}/cgroup");
 
         var pids = cgroups.Single(l => l.Split(':')[1] == "pids").Split(':', 3)[2];
         pids.Should().MatchRegex($"/agentos/[0-9a-f]+/{session.Id}-[0-9]+/term_[0-9a-f]+_1$", "the terminal's own cgroup, inside its agent's");
-        HostUid(Sleepers("3079")[0]).Should().Be(HostUid(session.Info!.ProcessId), "the terminal runs as its agent does on the host (the VM's own uid when the server is root)");
+        HostUid(AgentProcesses.Sleepers("3079")[0]).Should().Be(HostUid(session.Info!.ProcessId), "the terminal runs as its agent does on the host (the VM's own uid when the server is root)");
         if (Environment.UserName == "root")
         {
-            HostUid(Sleepers("3079")[0]).Should().NotBe("0");
+            HostUid(AgentProcesses.Sleepers("3079")[0]).Should().NotBe("0");
         }
 
         var agentUsage = (await vm.GetInfoAsync()).Agents.Single(a => a.SessionId == session.Id);
         agentUsage.Processes.Should().BeGreaterThan(1, "the agent's count includes its terminal");
         agentUsage.Limits!.Processes.Should().Be(100);
         await session.CloseAsync();
-        await Poll.UntilAsync(() => Sleepers("3079").Count == 0, "it ends with the session");
+        await Poll.UntilAsync(() => AgentProcesses.Sleepers("3079").Count == 0, "it ends with the session");
     }
 
     [Fact]
@@ -212,10 +212,10 @@ public sealed class TerminalTests(ClusterFixture fixture)
         refused.Text.Should().StartWith("terminal failed: -32602").And.Contain("AgentOs:MaxTerminalsPerSession");
         (await session.SendPromptAsync($"terminal-output {first}")).Text.Should().StartWith("error -32602", "the exited one was released to make room");
         (await session.SendPromptAsync($"terminal-output {second}")).Text.Should().Be("""{"output":"","truncated":false}""");
-        await Poll.UntilAsync(() => Sleepers("3081").Count == 2, "the second and third terminals run");
+        await Poll.UntilAsync(() => AgentProcesses.Sleepers("3081").Count == 2, "the second and third terminals run");
         (await session.SendPromptAsync($"terminal-release {third}")).Text.Should().Be("{}");
         await session.CloseAsync();
-        Sleepers("3081").Should().BeEmpty("release and close answer once the commands are gone");
+        AgentProcesses.Sleepers("3081").Should().BeEmpty("release and close answer once the commands are gone");
     }
 
     [Theory]
@@ -232,7 +232,7 @@ public sealed class TerminalTests(ClusterFixture fixture)
             await using var client = await AgentOsClient.ConnectAsync(server.ClientOptions);
             var session = await client.Vm("terminal-kill").CreateSessionAsync("mine");
             await StartAsync(session, $"setsid sleep {tag} </dev/null >/dev/null 2>&1 & exec sleep {tag}");
-            await Poll.UntilAsync(() => Sleepers(tag).Count == 2, "the terminal's command and its daemon run");
+            await Poll.UntilAsync(() => AgentProcesses.Sleepers(tag).Count == 2, "the terminal's command and its daemon run");
             await server.KillAsync(); // SIGKILL: nothing of the server runs to clean up
         }
 
@@ -244,7 +244,7 @@ public sealed class TerminalTests(ClusterFixture fixture)
             restarted.Output.Should().Contain("by a server that did not stop cleanly");
         }
 
-        await Poll.UntilAsync(() => Sleepers(tag).Count == 0, "no process of a terminal outlives a killed server");
+        await Poll.UntilAsync(() => AgentProcesses.Sleepers(tag).Count == 0, "no process of a terminal outlives a killed server");
     }
 
     private static async Task<string> StartAsync(SessionHandle session, string command)
@@ -260,31 +260,4 @@ public sealed class TerminalTests(ClusterFixture fixture)
     private static JsonElement Json(string json) => JsonDocument.Parse(json).RootElement.Clone();
 
     private static string HostUid(int pid) => File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t')[1];
-
-    /// <summary>Pids of <c>sleep &lt;tag&gt;</c> processes on the host (tags are this test's own, unusual durations).</summary>
-    internal static List<int> Sleepers(string tag)
-    {
-        var found = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
-                if (cmdline.Length == 2 && cmdline[0].EndsWith("sleep", StringComparison.Ordinal) && cmdline[1] == tag)
-                {
-                    found.Add(pid);
-                }
-            }
-            catch (IOException)
-            {
-            }
-        }
-
-        return found;
-    }
 }

@@ -34,4 +34,31 @@ public static class AgentProcesses
             }
         }
     }
+
+    /// <summary>Pids of <c>sleep &lt;tag&gt;</c> processes on the host (each test uses tags of its own, unusual durations).</summary>
+    public static List<int> Sleepers(string tag)
+    {
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0', StringSplitOptions.RemoveEmptyEntries);
+                if (cmdline.Length == 2 && cmdline[0].EndsWith("sleep", StringComparison.Ordinal) && cmdline[1] == tag)
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return found;
+    }
 }

@@ -29,9 +29,3 @@ public static class TestPaths
         }
     }
 }
-
-/// <summary>One timeout for every wait in the suite, so a hang fails fast and says what it waited for.</summary>
-public static class TestTimeouts
-{
-    public static readonly TimeSpan Default = TimeSpan.FromSeconds(30);
-}
