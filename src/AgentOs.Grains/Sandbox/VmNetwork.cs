@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 
 namespace AgentOs.Sandbox;
 
@@ -29,7 +28,8 @@ internal sealed record NetworkTools(string Setpriv, string Unshare, string Nsent
 /// </summary>
 internal sealed class VmNetwork : IAsyncDisposable
 {
-    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(10);
+    private static string Failure(string detail) =>
+        $"The VM's network namespace could not be set up: {detail}. Set AgentOs:SandboxNetwork to 'none' to run agents without a network.";
 
     private readonly Process _holder;
     private readonly Process _slirp;
@@ -57,12 +57,12 @@ internal sealed class VmNetwork : IAsyncDisposable
         // The holder: loads the rules (and lets 127.0.0.1 be DNAT-ed to the host gateway), says ready, sleeps.
         var holder = await HelperProcess.StartAsync(tools.Setpriv, ["--pdeathsig", "KILL", "--", tools.Unshare, "--user", "--map-root-user", "--net", "--",
             "/bin/sh", "-c", "echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && \"$1\" -f - && echo ready && exec sleep infinity", "agentos-net", tools.Nft]).ConfigureAwait(false);
-        await WaitReadyAsync("the namespace holder (unshare, nft)", holder, async () =>
+        await HelperProcess.WaitReadyAsync("the namespace holder (unshare, nft)", holder, async () =>
         {
             await holder.StandardInput.WriteAsync(rules.AsMemory(), cancellationToken).ConfigureAwait(false);
             holder.StandardInput.Close();
             return await holder.StandardOutput.ReadLineAsync(cancellationToken).ConfigureAwait(false) == "ready";
-        }, cancellationToken).ConfigureAwait(false);
+        }, Failure, cancellationToken).ConfigureAwait(false);
 
         // slirp4netns: its ready byte on fd 3 (our stdout pipe); its own chatter goes to stderr.
         Process slirp;
@@ -72,15 +72,15 @@ internal sealed class VmNetwork : IAsyncDisposable
                 tools.Slirp4netns, "--configure", "--mtu=65520", "--enable-sandbox", "--enable-seccomp", "--ready-fd=3",
                 $"--userns-path=/proc/{holder.Id}/ns/user", "--netns-type=path", $"/proc/{holder.Id}/ns/net", NetworkRules.Interface]).ConfigureAwait(false);
             slirp.StandardInput.Close();
-            await WaitReadyAsync("slirp4netns", slirp, async () =>
+            await HelperProcess.WaitReadyAsync("slirp4netns", slirp, async () =>
             {
                 var buffer = new char[1];
                 return await slirp.StandardOutput.ReadAsync(buffer.AsMemory(), cancellationToken).ConfigureAwait(false) == 1 && buffer[0] == '1';
-            }, cancellationToken).ConfigureAwait(false);
+            }, Failure, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            Kill(holder);
+            HelperProcess.Kill(holder);
             throw;
         }
 
@@ -91,73 +91,9 @@ internal sealed class VmNetwork : IAsyncDisposable
     {
         foreach (var process in new[] { _slirp, _holder })
         {
-            Kill(process);
+            HelperProcess.Kill(process);
             await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
             process.Dispose();
-        }
-    }
-
-    /// <summary>Waits for a helper's ready signal; on failure or timeout kills it and throws with its stderr.</summary>
-    private static async Task WaitReadyAsync(string what, Process process, Func<Task<bool>> ready, CancellationToken cancellationToken)
-    {
-        var stderr = Drain(process.StandardError);
-        string? problem;
-        try
-        {
-            problem = await ready().WaitAsync(ReadyTimeout, cancellationToken).ConfigureAwait(false) ? null : "it stopped";
-        }
-        catch (TimeoutException)
-        {
-            problem = $"no answer in {ReadyTimeout.TotalSeconds:0} s";
-        }
-        catch (IOException ex)
-        {
-            problem = ex.Message;
-        }
-        catch
-        {
-            Kill(process);
-            throw;
-        }
-
-        if (problem is null)
-        {
-            return;
-        }
-
-        Kill(process);
-        var errors = await stderr.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None).ConfigureAwait(false);
-        throw new AgentOsException(AgentOsErrorCode.AgentStartFailed,
-            $"The VM's network namespace could not be set up: {what} failed ({problem}{(process.HasExited ? $", exit {process.ExitCode}" : "")}: {errors.Trim()}). " +
-            "Set AgentOs:SandboxNetwork to 'none' to run agents without a network.");
-    }
-
-    /// <summary>Reads a helper's stderr to the end (bounded), so it never blocks on a full pipe.</summary>
-    private static async Task<string> Drain(StreamReader reader)
-    {
-        var text = new StringBuilder();
-        var buffer = new char[1024];
-        int read;
-        while ((read = await reader.ReadAsync(buffer.AsMemory()).ConfigureAwait(false)) > 0)
-        {
-            if (text.Length < 4096)
-            {
-                text.Append(buffer, 0, read);
-            }
-        }
-
-        return text.ToString();
-    }
-
-    private static void Kill(Process process)
-    {
-        try
-        {
-            process.Kill();
-        }
-        catch (InvalidOperationException)
-        {
-            // already gone
         }
     }
 }

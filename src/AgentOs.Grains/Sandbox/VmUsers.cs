@@ -184,13 +184,9 @@ internal sealed class VmUser : IAsyncDisposable
         using var process = await HelperProcess.StartAsync(setpriv, [.. VmUsers.BecomeArgs(owner), unshare, "--user", "--", "/bin/sh", "-c", "echo ready && read line"]).ConfigureAwait(false);
         try
         {
-            var ready = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
-            if (ready != "ready")
-            {
-                throw new AgentOsException(AgentOsErrorCode.AgentStartFailed,
-                    $"The VM's user namespace could not be made: {unshare} --user said nothing ({await process.StandardError.ReadToEndAsync().ConfigureAwait(false)}).");
-            }
-
+            await HelperProcess.WaitReadyAsync($"{unshare} --user as uid {owner.Uid}", process,
+                async () => await process.StandardOutput.ReadLineAsync().ConfigureAwait(false) == "ready",
+                detail => $"The VM's user namespace could not be made: {detail}.", CancellationToken.None).ConfigureAwait(false);
             var proc = string.Create(CultureInfo.InvariantCulture, $"/proc/{process.Id}");
             WriteOnce(proc + "/setgroups", "deny"); // no process inside may take on other groups
             WriteOnce(proc + "/uid_map", VmUsers.Map(owner.Uid, FileOwners.Server.Uid));
@@ -200,9 +196,13 @@ internal sealed class VmUser : IAsyncDisposable
         finally
         {
             process.StandardInput.Close(); // read returns; the namespace lives on in the handle
-            if (!process.WaitForExit(5_000))
+            try
             {
-                process.Kill();
+                await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                HelperProcess.Kill(process);
             }
         }
     }
